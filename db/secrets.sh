@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Generates missing secrets (never overwrites one): secrets/postgres-password,
+# secrets/replication-password and secrets/db/<service> for every services/<service>/Dockerfile.
+# Usage: db/secrets.sh [ROOT]   (ROOT = repository root, default: the current directory)
+#
+# Modes: compose bind-mounts file secrets and ignores uid/gid/mode outside Swarm, so the container
+# user (postgres, a service user) must be able to read the files: 0644. The protection on the host
+# is secrets/ itself (0700). secrets/db/ is 0755 because it is mounted whole (db-provision lists
+# it as postgres); it can only be reached through the 0700 secrets/.
+set -o errexit -o nounset -o pipefail
+root=${1:-.}
+[[ -d $root ]] || { echo "secrets.sh: $root is not a directory" >&2; exit 1; }
+secrets=$root/secrets
+mkdir -p "$secrets/db"
+chmod 0700 "$secrets"
+chmod 0755 "$secrets/db"
+
+# 24 random bytes -> 32 URL-safe characters (no quoting trouble in URLs, pgpass or YAML).
+random_password() { head -c 24 /dev/urandom | base64 | tr '+/' '-_'; }
+
+created=0
+ensure() { # FILE
+  if [[ -s $1 ]]; then
+    chmod 0644 "$1"
+    return
+  fi
+  (umask 077 && printf '%s' "$(random_password)" >"$1.tmp") # no trailing newline
+  chmod 0644 "$1.tmp"
+  mv -f "$1.tmp" "$1" # atomic: a reader never sees a half-written password
+  echo "created ${1#"$root"/}"
+  created=$((created + 1))
+}
+
+ensure "$secrets/postgres-password"
+ensure "$secrets/replication-password"
+for dockerfile in "$root"/services/*/Dockerfile; do
+  [[ -f $dockerfile ]] || continue
+  name=$(basename "$(dirname "$dockerfile")")
+  if [[ ! $name =~ ^[a-z][a-z0-9_-]{0,62}$ ]]; then
+    echo "secrets.sh: skipping services/$name: not a usable database name" >&2
+    continue
+  fi
+  ensure "$secrets/db/$name"
+done
+echo "secrets: $created created, existing ones kept (in ${secrets#"$root"/}/)"

@@ -1,0 +1,4 @@
+from chassis.migrations import run
+from orders.models import Base
+
+run(Base.metadata, "orders")
