@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "tests"))  # shared test helpers (tests/harness.py)
 for folder in sorted((ROOT / "services").iterdir()):
     if (folder / folder.name).is_dir() or folder.name == "chassis":
         sys.path.insert(0, str(folder))

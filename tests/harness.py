@@ -1,0 +1,109 @@
+"""Helpers for tests that need Docker: the project's images and whole compose stacks.
+
+Every stack gets its own compose project name and a free host port, so tests never collide with
+a stack you left running (`make up`) or with each other. Ryuk (testcontainers' reaper) cannot be
+pulled here, so cleanup is explicit: finalizers tear stacks down, and a sweep at session start
+removes what an interrupted earlier run left behind (by label).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PREFIX = "shoptest"
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def docker_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def require_docker() -> None:
+    """In CI a missing Docker is a failure, never a silent skip."""
+    if docker_available():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail("Docker is required in CI (CI=true) but `docker info` failed")
+    pytest.skip("Docker is not available")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args: str, check: bool = True, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=ROOT, check=check, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def sweep_leftovers() -> None:
+    """Remove containers, networks and volumes of test projects from earlier, interrupted runs."""
+    projects = run("docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}', check=False).stdout
+    for project in sorted({p for p in projects.split() if p.startswith(PROJECT_PREFIX + "-")}):
+        run("docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
+    # testcontainers-started containers (label set by testcontainers itself)
+    ids = run("docker", "ps", "-aq", "--filter", "label=org.testcontainers=true", check=False).stdout.split()
+    if ids:
+        run("docker", "rm", "-f", "-v", *ids, check=False)
+    for kind in ("network", "volume"):
+        names = run("docker", kind, "ls", "-q", "--filter", f"name={PROJECT_PREFIX}-", check=False).stdout.split()
+        if names:
+            run("docker", kind, "rm", *names, check=False)
+
+
+def bases_env() -> dict[str, str]:
+    """The base images chosen by bases.sh (official or air-gapped), as build args for compose."""
+    env_file = ROOT / ".bases.env"
+    if not env_file.exists():
+        run("./bases.sh", env={**os.environ, "BASES": os.environ.get("BASES", "auto")})
+    values = {}
+    for line in env_file.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
+class Stack:
+    """One compose project of this repository, with its own name and published port."""
+
+    def __init__(self, name: str | None = None, **env: str):
+        self.name = name or f"{PROJECT_PREFIX}-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.env = {**os.environ, **bases_env(), "HTTP_PORT": str(self.port), **env}
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        result = run("docker", "compose", "-p", self.name, *args, check=False, env=self.env, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker compose {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def up(self) -> Stack:
+        self.compose("up", "--detach", "--wait", "--wait-timeout", "300")
+        return self
+
+    def down(self, volumes: bool = True) -> None:
+        self.compose("down", "--remove-orphans", "--timeout", "10", *(["--volumes"] if volumes else []), check=False)
+
+    def logs(self, *services: str) -> str:
+        return self.compose("logs", "--no-color", *services, check=False).stdout
+
+    def container(self, service: str) -> str:
+        return self.compose("ps", "--quiet", service).stdout.strip()
+
+    def exec(self, service: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.compose("exec", "-T", service, *command, check=check)
+
+

@@ -1,0 +1,276 @@
+"""The negative harness: break one rule in a copy of the rendered objects and show that the
+checks fail with a message naming the object and the field. If a check is weakened until it
+no longer sees its rule broken, the matching test here fails."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from k8s_gitops import check_application, check_workflow
+from k8s_lib import REPO, Env, load_env, render
+from k8s_policy import all_violations
+from k8s_schemas import validate
+
+pytestmark = pytest.mark.unit
+
+PROD = load_env("prod")
+
+
+def find(objects, kind, name=None, prefix=None):
+    for o in objects:
+        n = o["metadata"]["name"]
+        if o["kind"] == kind and (n == name or (prefix and n.startswith(prefix))):
+            return o
+    raise LookupError(f"{kind}/{name or prefix + '*'}")
+
+
+def container(objects, kind, name):
+    return find(objects, kind, name)["spec"]["template"]["spec"]["containers"][0]
+
+
+def delete(objects, kind, name):
+    objects.remove(find(objects, kind, name))
+
+
+# (id, mutation of the prod objects, substrings that one violation must contain)
+MUTATIONS = [
+    (
+        "no-readiness-probe",
+        lambda o: container(o, "Deployment", "users").pop("readinessProbe"),
+        ["Deployment/users", "containers[users].readinessProbe: missing"],
+    ),
+    (
+        "wrong-liveness-path",
+        lambda o: container(o, "Deployment", "orders")["livenessProbe"]["httpGet"].update(path="/health"),
+        ["Deployment/orders", "livenessProbe.httpGet.path", "/healthz"],
+    ),
+    (
+        "probe-on-unknown-port",
+        lambda o: container(o, "Deployment", "nginx")["readinessProbe"]["httpGet"].update(port="web"),
+        ["Deployment/nginx", "readinessProbe.httpGet.port"],
+    ),
+    (
+        "latest-tag",
+        lambda o: container(o, "Deployment", "orders").update(image="registry.example.com/shop/orders:latest"),
+        ["Deployment/orders", "containers[orders].image", "latest"],
+    ),
+    (
+        "untagged-image",
+        lambda o: container(o, "Job", "users-migrate").update(image="registry.example.com/shop/users"),
+        ["Job/users-migrate", "image", "no tag"],
+    ),
+    (
+        "writable-root-fs",
+        lambda o: container(o, "Deployment", "nginx")["securityContext"].update(readOnlyRootFilesystem=False),
+        ["Deployment/nginx", "securityContext.readOnlyRootFilesystem"],
+    ),
+    (
+        "privilege-escalation",
+        lambda o: container(o, "Deployment", "users")["securityContext"].update(allowPrivilegeEscalation=True),
+        ["Deployment/users", "allowPrivilegeEscalation"],
+    ),
+    (
+        "capabilities-kept",
+        lambda o: container(o, "Deployment", "users")["securityContext"]["capabilities"].update(drop=["NET_RAW"]),
+        ["Deployment/users", "capabilities.drop"],
+    ),
+    (
+        "root-allowed",
+        lambda o: find(o, "Deployment", "orders")["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot"),
+        ["Deployment/orders", "securityContext.runAsNonRoot"],
+    ),
+    (
+        "no-seccomp",
+        lambda o: find(o, "Deployment", "nginx")["spec"]["template"]["spec"]["securityContext"].pop("seccompProfile"),
+        ["Deployment/nginx", "seccompProfile.type"],
+    ),
+    (
+        "token-mounted",
+        lambda o: find(o, "Deployment", "users")["spec"]["template"]["spec"].pop("automountServiceAccountToken"),
+        ["Deployment/users", "automountServiceAccountToken"],
+    ),
+    (
+        "no-memory-limit",
+        lambda o: container(o, "Deployment", "orders")["resources"]["limits"].pop("memory"),
+        ["Deployment/orders", "resources.limits.memory: missing"],
+    ),
+    (
+        "no-cpu-request",
+        lambda o: container(o, "Job", "orders-migrate")["resources"]["requests"].pop("cpu"),
+        ["Job/orders-migrate", "resources.requests.cpu: missing"],
+    ),
+    (
+        "short-grace-period",
+        lambda o: find(o, "Deployment", "users")["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=10),
+        ["Deployment/users", "terminationGracePeriodSeconds"],
+    ),
+    (
+        "unknown-field-in-cluster",
+        lambda o: find(o, "Cluster", "shop-db")["spec"].update(instancez=3),
+        ["Cluster/shop-db", "spec", "instancez"],
+    ),
+    (
+        "unknown-field-in-deployment",
+        lambda o: container(o, "Deployment", "users").update(imagePullPolicyy="Always"),
+        ["Deployment/users", "imagePullPolicyy"],
+    ),
+    (
+        "wrong-type-in-database",
+        lambda o: find(o, "Database", "orders")["spec"].update(owner=7),
+        ["Database/orders", "spec.owner"],
+    ),
+    (
+        "single-instance-cluster",
+        lambda o: find(o, "Cluster", "shop-db")["spec"].update(instances=1),
+        ["Cluster/shop-db", "spec.instances"],
+    ),
+    (
+        "floating-postgres-image",
+        lambda o: find(o, "Cluster", "shop-db")["spec"].update(imageName="ghcr.io/cloudnative-pg/postgresql:latest"),
+        ["Cluster/shop-db", "spec.imageName"],
+    ),
+    (
+        "undeclared-secret",
+        lambda o: find(o, "DatabaseRole", "users")["metadata"]["annotations"].pop("shop.example.com/external-secrets"),
+        ["DatabaseRole/users", "spec.passwordSecret.name", "users-db-credentials"],
+    ),
+    (
+        "missing-configmap",
+        lambda o: container(o, "Deployment", "orders")["envFrom"][0]["configMapRef"].update(name="orders-config-typo"),
+        ["Deployment/orders", "envFrom.configMapRef", "orders-config-typo"],
+    ),
+    (
+        "replica-hosts-write-only",
+        lambda o: find(o, "ConfigMap", prefix="users-config-")["data"].update(DATABASE_REPLICA_HOSTS="shop-db-rw"),
+        ["Deployment/users", "env[DATABASE_REPLICA_HOSTS]"],
+    ),
+    (
+        "wrong-database",
+        lambda o: find(o, "ConfigMap", prefix="orders-config-")["data"].update(DATABASE_NAME="users"),
+        ["Deployment/orders", "env[DATABASE_NAME]"],
+    ),
+    (
+        "service-port-mismatch",
+        lambda o: find(o, "Service", "users")["spec"]["ports"][0].update(targetPort="api"),
+        ["Service/users", "targetPort"],
+    ),
+    (
+        "service-selects-nothing",
+        lambda o: find(o, "Service", "orders")["spec"]["selector"].update({"app.kubernetes.io/component": "web"}),
+        ["Service/orders", "spec.selector"],
+    ),
+    (
+        "ingress-to-missing-port",
+        lambda o: find(o, "Ingress", "shop")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"][
+            "port"
+        ].update(name="https"),
+        ["Ingress/shop", "backend.service.port"],
+    ),
+    (
+        "migration-after-deploy",
+        lambda o: find(o, "Job", "orders-migrate")["metadata"]["annotations"].update(
+            {"argocd.argoproj.io/sync-wave": "5"}
+        ),
+        ["Job/orders-migrate", "sync-wave"],
+    ),
+    (
+        "migration-not-a-hook",
+        lambda o: find(o, "Job", "users-migrate")["metadata"]["annotations"].pop("argocd.argoproj.io/hook"),
+        ["Job/users-migrate", "argocd.argoproj.io/hook"],
+    ),
+    ("no-pdb", lambda o: delete(o, "PodDisruptionBudget", "orders"), ["Deployment/orders", "PodDisruptionBudget"]),
+    (
+        "no-hpa",
+        lambda o: delete(o, "HorizontalPodAutoscaler", "users"),
+        ["Deployment/users", "HorizontalPodAutoscaler"],
+    ),
+    ("no-backup", lambda o: delete(o, "ScheduledBackup", "shop-db-daily"), ["Cluster/shop-db", "ScheduledBackup"]),
+    ("no-default-deny", lambda o: delete(o, "NetworkPolicy", "default-deny"), ["NetworkPolicy", "default-deny"]),
+    (
+        "service-egress-open",
+        lambda o: find(o, "NetworkPolicy", "users")["spec"]["egress"].append({}),
+        ["Deployment/users", "Internet", "is allowed"],
+    ),
+    (
+        "nginx-reaches-db",
+        lambda o: (
+            find(o, "NetworkPolicy", "shop-db")["spec"]["ingress"][0]["from"].append(
+                {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nginx"}}}
+            )
+            or find(o, "NetworkPolicy", "nginx")["spec"]["egress"].append({})
+        ),
+        ["Deployment/nginx -> Cluster/shop-db", "is allowed"],
+    ),
+    (
+        "orders-cut-from-users",
+        lambda o: find(o, "NetworkPolicy", "users")["spec"]["ingress"][0]["from"].pop(1),
+        ["Deployment/orders -> Deployment/users:8000", "is blocked"],
+    ),
+    (
+        "upstream-suffix-namespace",
+        lambda o: container(o, "Deployment", "nginx")["env"][0].update(value=".shop-dev.svc.cluster.local"),
+        ["Deployment/nginx", "NGINX_UPSTREAM_SUFFIX"],
+    ),
+    (
+        "literal-password",
+        lambda o: find(o, "ConfigMap", prefix="users-config-")["data"].update(DATABASE_PASSWORD="hunter2hunter2"),
+        ["ConfigMap/users-config-", "data.DATABASE_PASSWORD"],
+    ),
+    (
+        "namespace-not-restricted",
+        lambda o: find(o, "Namespace", "shop-prod")["metadata"]["labels"].update(
+            {"pod-security.kubernetes.io/enforce": "baseline"}
+        ),
+        ["Namespace/shop-prod", "pod-security.kubernetes.io/enforce"],
+    ),
+]
+
+
+@pytest.mark.parametrize("mutate,expected", [pytest.param(m, e, id=i) for i, m, e in MUTATIONS])
+def test_breaking_a_rule_is_caught(mutate, expected):
+    objects = copy.deepcopy(PROD.objects)
+    mutate(objects)
+    problems = all_violations(Env("prod", objects))
+    hits = [p for p in problems if all(s in p for s in expected)]
+    assert hits, f"no violation mentions {expected}; got:\n" + "\n".join(problems)
+
+
+def test_unmutated_prod_is_clean():
+    """The baseline the mutations start from has no violation (else they prove nothing)."""
+    assert not all_violations(Env("prod", copy.deepcopy(PROD.objects)))
+
+
+def test_argocd_rules_are_enforced():
+    objects = copy.deepcopy(list(render("argocd/prod").objects))
+    apps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Application"}
+    apps["shop-apps"]["spec"]["syncPolicy"]["automated"] = {"prune": True}
+    apps["cnpg-operator"]["spec"]["source"]["targetRevision"] = "0.*"
+    apps["shop-database"]["spec"]["source"]["path"] = "k8s/overlays/staging/database"
+    apps["shop-database"]["spec"]["syncPolicy"]["syncOptionz"] = []
+    problems = [p for a in apps.values() for p in check_application(a, objects, "prod")]
+    problems += validate(apps["shop-database"])
+    for expected in (
+        "Application/shop-apps: spec.syncPolicy.automated: prod syncs manually",
+        "Application/cnpg-operator: spec.source.targetRevision",
+        "Application/shop-database: spec.source.path",
+        "Application/shop-database: spec.syncPolicy: Additional properties are not allowed ('syncOptionz'",
+    ):
+        assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+def test_workflow_rules_are_enforced(tmp_path):
+    doc = yaml.safe_load((REPO / ".github/workflows/ci.yaml").read_text())
+    doc["jobs"]["test"]["steps"][0]["uses"] = "actions/checkout@v5"
+    del doc["jobs"]["test"]["timeout-minutes"]
+    del doc["permissions"]
+    broken = tmp_path / "ci.yaml"
+    broken.write_text(yaml.safe_dump(doc))
+    problems = check_workflow(broken)
+    for expected in (
+        "jobs.test.steps[0].uses: 'actions/checkout@v5' is not pinned",
+        "jobs.test.timeout-minutes: missing",
+        "ci.yaml: permissions: missing",
+    ):
+        assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
