@@ -4,6 +4,7 @@
 # provisioning (idempotent, new service, rotation, isolation), memory sizing, hardening.
 # Usage: POSTGRES_BASE=airgap/postgres:17-trixie db/test.sh   (project/image prefix: TEST_PROJECT)
 # Removes its containers, volumes, network and image at the end.
+# shellcheck disable=SC2015 # "cond && ok || fail": ok never fails
 set -o errexit -o nounset -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 project=${TEST_PROJECT:-dbtest}
@@ -82,7 +83,7 @@ for direction in "db-primary -> db-replica" "db-replica -> db-primary"; do
   echo "   $old rejoined (up -d -> healthy standby) in $(secs "$t")s"
   "${compose[@]}" logs "$old" 2>&1 | grep -E 'pg_rewind: (no rewind|Done)|rewind done' | tail -2 | sed 's/^/   /'
   sleep 1
-  [[ $(sql "$old" 'select count(*) from t') == $(sql "$new" 'select count(*) from t') ]] && ok "same rows on both" || fail "same rows on both"
+  [[ $(sql "$old" 'select count(*) from t') == "$(sql "$new" 'select count(*) from t')" ]] && ok "same rows on both" || fail "same rows on both"
 done
 
 step "crash failover: unshipped commits on the old primary, real pg_rewind"

@@ -8,11 +8,13 @@ removes what an interrupted earlier run left behind (by label).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -47,19 +49,42 @@ def run(*args: str, check: bool = True, env: dict | None = None, timeout: float 
     return subprocess.run(args, cwd=ROOT, check=check, capture_output=True, text=True, env=env, timeout=timeout)
 
 
+# A test run that was killed (not merely failed: finalizers handle that) leaves containers behind.
+# Only those older than this are swept, so that two test runs at once never remove each other's.
+LEFTOVER_AGE_SECONDS = 3 * 3600
+
+
+def _stale(container_ids: list[str]) -> list[str]:
+    if not container_ids:
+        return []
+    created = run("docker", "inspect", "--format", "{{.Id}} {{.Created}}", *container_ids, check=False).stdout
+    now = datetime.now(timezone.utc)
+    stale = []
+    for line in created.splitlines():
+        cid, stamp = line.split(" ", 1)
+        when = datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00")
+        if (now - when).total_seconds() > LEFTOVER_AGE_SECONDS:
+            stale.append(cid)
+    return stale
+
+
 def sweep_leftovers() -> None:
-    """Remove containers, networks and volumes of test projects from earlier, interrupted runs."""
-    projects = run("docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}', check=False).stdout
-    for project in sorted({p for p in projects.split() if p.startswith(PROJECT_PREFIX + "-")}):
-        run("docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
-    # testcontainers-started containers (label set by testcontainers itself)
-    ids = run("docker", "ps", "-aq", "--filter", "label=org.testcontainers=true", check=False).stdout.split()
+    """Remove what killed test runs left: compose projects named shoptest-* and testcontainers'
+    containers (label org.testcontainers=true), with their networks and volumes."""
+    listing = run("docker", "ps", "-a", "--filter", f"label=com.docker.compose.project", "--format",
+                  '{{.ID}} {{.Label "com.docker.compose.project"}}', check=False).stdout.split("\n")
+    by_project: dict[str, list[str]] = {}
+    for line in filter(None, listing):
+        cid, project = line.split(" ", 1)
+        if project.startswith(PROJECT_PREFIX + "-"):
+            by_project.setdefault(project, []).append(cid)
+    for project, ids in sorted(by_project.items()):
+        if len(_stale(ids)) == len(ids):
+            run("docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans", "--timeout", "5",
+                check=False)
+    ids = _stale(run("docker", "ps", "-aq", "--filter", "label=org.testcontainers=true", check=False).stdout.split())
     if ids:
         run("docker", "rm", "-f", "-v", *ids, check=False)
-    for kind in ("network", "volume"):
-        names = run("docker", kind, "ls", "-q", "--filter", f"name={PROJECT_PREFIX}-", check=False).stdout.split()
-        if names:
-            run("docker", kind, "rm", *names, check=False)
 
 
 def bases_env() -> dict[str, str]:
@@ -99,6 +124,9 @@ class Stack:
 
     def logs(self, *services: str) -> str:
         return self.compose("logs", "--no-color", *services, check=False).stdout
+
+    def image(self, service: str) -> str:
+        return json.loads(self.compose("config", "--format", "json").stdout)["services"][service]["image"]
 
     def container(self, service: str) -> str:
         return self.compose("ps", "--quiet", service).stdout.strip()

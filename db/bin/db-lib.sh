@@ -8,6 +8,7 @@
 # Runtime files (passfile, temp socket) live on tmpfs: recreated on every start, never in PGDATA.
 RUN_DIR=${DB_RUNTIME_DIR:-/tmp/db-node}
 PASSFILE=$RUN_DIR/pgpass
+# shellcheck disable=SC2034 # used by the scripts that source this file
 FENCE_FILE=$PGDATA/db-node.fence
 export PGDATA PGPORT
 

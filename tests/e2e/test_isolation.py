@@ -73,9 +73,7 @@ def test_a_service_cannot_reach_a_container_outside_its_networks(stack):
     """A decoy listener on an ordinary bridge (standing in for "anything outside"): reachable
     from the host, not from a service."""
     network, decoy = f"{stack.name}-outside-{uuid.uuid4().hex[:6]}", f"{stack.name}-decoy"
-    image = stack.compose("images", "--format", "json", "users").stdout
-    image = json.loads(image)[0]
-    ref = f"{image['Repository']}:{image['Tag']}"
+    ref = stack.image("users")
     try:
         subprocess.run(["docker", "network", "create", network], check=True, capture_output=True)
         subprocess.run(["docker", "run", "-d", "--name", decoy, "--network", network, "--entrypoint", "python3",
