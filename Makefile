@@ -14,7 +14,7 @@ PYTEST := $(VENV)/bin/pytest
 COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
 SERVICES := $(patsubst services/%/Dockerfile,%,$(wildcard services/*/Dockerfile))
 
-.PHONY: help up down ps logs build test test-unit test-integration test-e2e clean failover \
+.PHONY: help up dev down ps logs build test test-unit test-integration test-e2e clean failover \
         bases secrets lint lock k8s-validate compose-check dev
 
 help: ## List the targets
@@ -24,6 +24,9 @@ up: compose-check secrets .bases.env ## Build what changed and start the stack; 
 	$(COMPOSE) up --build --detach --wait --wait-timeout 300
 	@$(COMPOSE) ps --format 'table {{.Service}}\t{{.Status}}\t{{.Ports}}'
 	@echo "Ready: http://localhost:$(HTTP_PORT)/api/users"
+
+dev: compose-check secrets .bases.env ## Develop inside containers: a saved change rebuilds and replaces that container
+	$(COMPOSE) up --build --watch
 
 down: compose-check ## Stop and remove the containers (data volumes are kept)
 	$(COMPOSE) down --remove-orphans
@@ -88,3 +91,18 @@ lint: $(VENV)/.installed ## hadolint every Dockerfile, check the compose file
 lock: ## Re-pin every service's requirements.txt from its requirements.in
 	for s in $(SERVICES); do (cd services/$$s && $(VENV)/bin/uv pip compile --quiet --universal \
 	  --python-version 3.11 --no-header --custom-compile-command "make lock" requirements.in -o requirements.txt); done
+
+# Your own project from this template (README, "Starting your own project"; configure.py).
+.PHONY: configure service update
+configure: ## Set the project's names: PROJECT=<slug> TITLE=.. REGISTRY=<host/path> REPO_URL=.. HTTP_PORT=..
+	$(PYTHON) configure.py project $(if $(PROJECT),--slug '$(PROJECT)') $(if $(TITLE),--title '$(TITLE)') \
+	  $(if $(REGISTRY),--registry '$(REGISTRY)') $(if $(REPO_URL),--repo-url '$(REPO_URL)') \
+	  $(if $(filter command line,$(origin HTTP_PORT)),--http-port '$(HTTP_PORT)')
+
+service: ## Add a Flask service wired into compose, nginx, k8s: make service NAME=payments
+	@[ -n "$(NAME)" ] || { echo "usage: make service NAME=<name>" >&2; exit 2; }
+	@$(MAKE) $(VENV)/.installed
+	$(VENV)/bin/python configure.py service '$(NAME)'
+
+update: $(VENV)/.installed ## Pull template releases into the project and each service (VCS_REF=vX.Y.Z to pick one)
+	$(VENV)/bin/python configure.py update $(if $(VCS_REF),--vcs-ref '$(VCS_REF)')

@@ -2,24 +2,24 @@
 
 import pytest
 
-from harness import Stack, require_docker, run, sweep_leftovers
+from harness import Stack, require_docker
+from integration_helpers import IMAGES, project_image
 
 
 @pytest.fixture(scope="session")
-def built_images():
-    """Build every image once per session (the stacks below then start from them)."""
+def built_images() -> dict[str, str]:
+    """Every image built once per session (testcontainers' image building, shared with the
+    integration layer); returns the environment that makes compose use them instead of building."""
     require_docker()
-    sweep_leftovers()
-    run("./db/secrets.sh")
-    stack = Stack()
-    stack.compose("build", timeout=1800)
-    return True
+    for image in IMAGES:  # db, nginx and every services/<name>/Dockerfile
+        project_image(image)
+    return {"IMAGE_PREFIX": "itest", "IMAGE_TAG": "latest"}
 
 
 @pytest.fixture(scope="session")
 def stack(built_images):
     """The whole system, shared by the e2e tests that don't break it."""
-    running = Stack()
+    running = Stack(**built_images)
     try:
         running.up()
     except AssertionError:

@@ -32,6 +32,19 @@ def test_every_service_is_included_in_compose():
         i for i in included if i.startswith("services/"))
 
 
+def test_every_service_is_listed_in_kustomize():
+    """kustomize `resources:` takes no glob either: each service folder must be listed, and each
+    manifest file an overlay folder holds (make service adds k8s/overlays/prod/apps/<name>.yaml)."""
+    apps = ROOT / "k8s/base/apps"
+    listed = yaml.safe_load((apps / "kustomization.yaml").read_text())["resources"]
+    assert sorted(s for s in SERVICES if s in listed) == SERVICES, f"k8s/base/apps/kustomization.yaml: {listed}"
+    assert sorted(p.name for p in apps.iterdir() if p.is_dir()) == sorted(listed)
+    for overlay in sorted(ROOT.glob("k8s/overlays/*/apps")):
+        resources = yaml.safe_load((overlay / "kustomization.yaml").read_text()).get("resources", [])
+        files = sorted(p.name for p in overlay.glob("*.yaml") if p.name != "kustomization.yaml")
+        assert sorted(r for r in resources if not r.startswith("../")) == files, f"{overlay.relative_to(ROOT)}"
+
+
 def test_only_nginx_publishes_ports():
     result = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=ROOT,
                             capture_output=True, text=True, check=True)

@@ -16,7 +16,7 @@ RECOVERS_WITHIN_S = 15      # from recreating a service container to the first g
 
 @pytest.fixture(scope="module")
 def own_stack(built_images):
-    stack = Stack().up()
+    stack = Stack(**built_images).up()
     yield stack
     stack.down(volumes=True)
 

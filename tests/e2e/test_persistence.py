@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def own_stack(built_images):
-    stack = Stack()
+    stack = Stack(**built_images)
     yield stack
     stack.down(volumes=True)
 
