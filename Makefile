@@ -15,7 +15,7 @@ COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
 SERVICES := $(patsubst services/%/Dockerfile,%,$(wildcard services/*/Dockerfile))
 
 .PHONY: help up dev down ps logs build test test-unit test-integration test-e2e clean failover \
-        bases secrets lint lock k8s-validate compose-check dev
+        bases secrets lint lock bench k8s-validate compose-check dev
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,9 @@ test-integration: $(VENV)/.installed ## Integration tests (testcontainers: one o
 
 test-e2e: $(VENV)/.installed ## End-to-end tests against the whole compose stack
 	$(PYTEST) -m e2e
+
+bench: compose-check .bases.env $(VENV)/.installed ## Measure throughput, latency, build, size, startup, failover (writes docs/benchmarks.*)
+	$(VENV)/bin/python tests/bench/bench.py
 
 k8s-validate: $(VENV)/.installed ## Render and validate the Kubernetes manifests offline
 	$(PYTEST) tests/k8s

@@ -40,17 +40,24 @@ def engine_for(settings: DatabaseSettings, hosts: tuple[str, ...], session_attrs
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        pool_pre_ping=True,  # drops connections to a node that went away (failover, restart)
+        # No pre-ping: it costs a round trip on every request. A connection to a node that went
+        # away fails once (a 503 the client may retry), and SQLAlchemy then discards the whole pool.
         pool_recycle=300,
     )
+
+
+def _session_factory(bind: Engine | Connection) -> sessionmaker:
+    # create_savepoint: bound to a connection already in a transaction (tests), a session's
+    # begin() becomes a savepoint; bound to an engine it changes nothing.
+    return sessionmaker(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
 
 
 class Database:
     def __init__(self, settings: DatabaseSettings, application_name: str, pool_size: int = 5):
         self.settings, self.application_name, self.pool_size = settings, application_name, pool_size
         self._engines: dict[str, Engine] = {}
+        self._sessions: dict[str, sessionmaker] = {}  # one factory per engine: cheap sessions
         self._lock = threading.Lock()
-        self._connection: Connection | None = None
 
     def _engine(self, kind: str) -> Engine:
         engine = self._engines.get(kind)
@@ -65,6 +72,7 @@ class Database:
                     )
                     engine = engine_for(self.settings, hosts, attrs,
                                         application_name=self.application_name, pool_size=self.pool_size)
+                    self._sessions[kind] = _session_factory(engine)
                     self._engines[kind] = engine
         return engine
 
@@ -79,15 +87,21 @@ class Database:
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        bind = self._connection or (self.read if readonly else self.write)
-        factory = sessionmaker(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        kind = "read" if readonly else "write"
+        factory = self._sessions.get("test") or self._sessions.get(kind)
+        if factory is None:
+            self._engine(kind)
+            factory = self._sessions[kind]
         with factory() as session, session.begin():
             yield session
 
     def use_connection(self, connection: Connection | None) -> None:
         """For tests: run every session in savepoints of ``connection``'s outer transaction, which
         the test rolls back, so tests share one database without seeing each other's rows."""
-        self._connection = connection
+        if connection is None:
+            self._sessions.pop("test", None)
+        else:
+            self._sessions["test"] = _session_factory(connection)
 
     def ping(self) -> None:
         with self.write.connect() as conn:
