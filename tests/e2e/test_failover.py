@@ -16,7 +16,8 @@ RECOVERS_WITHIN_S = 15      # from recreating a service container to the first g
 
 @pytest.fixture(scope="module")
 def own_stack(built_images):
-    stack = Stack(**built_images).up()
+    # These tests drive steady load from one client; the rate limit is tested in test_bad_input.
+    stack = Stack(**built_images, NGINX_RATE_LIMIT="10000r/s", NGINX_RATE_BURST="10000").up()
     yield stack
     stack.down(volumes=True)
 
@@ -72,9 +73,10 @@ def test_failover_keeps_every_acknowledged_write_and_writes_resume(own_stack):
 
     # Every acknowledged write is on the new primary (reads by id go to the primary).
     with httpx.Client(base_url=own_stack.url, timeout=5) as client:
-        missing = [i for i, email in writer.acknowledged.items()
-                   if client.get(f"/api/users/{i}").json().get("email") != email]
-    assert missing == []
+        found = {i: client.get(f"/api/users/{i}") for i in writer.acknowledged}
+    missing = {i: (r.status_code, r.json().get("email"), writer.acknowledged[i])
+               for i, r in found.items() if r.status_code != 200 or r.json()["email"] != writer.acknowledged[i]}
+    assert missing == {}
 
     # No service was restarted to get there.
     for service in ("users", "orders"):
@@ -119,3 +121,62 @@ def test_recreated_service_with_a_new_ip_is_reached_again_without_reloading_ngin
     assert after != before, "the recreated container kept its address: the test proves nothing"
     assert took < RECOVERS_WITHIN_S
     assert own_stack.compose("ps", "--format", "{{.CreatedAt}}", "nginx").stdout == nginx_started
+
+
+class SteadyLoad(threading.Thread):
+    """Light, steady traffic through nginx: a read and a write every ~50 ms, recording failures."""
+
+    def __init__(self, url: str, user_id: int):
+        super().__init__(daemon=True)
+        self.url, self.user_id, self.stop = url, user_id, threading.Event()
+        self.counts = {"get": 0, "post": 0}
+        self.failures: list[tuple[str, object]] = []
+
+    def run(self):
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                for kind, send in (("get", lambda: client.get(f"/api/users/{self.user_id}")),
+                                   ("post", lambda: client.post("/api/users", json={
+                                       "email": f"roll{n}-{time.time_ns()}@example.com", "name": "r"}))):
+                    try:
+                        status = send().status_code
+                    except httpx.HTTPError as exc:
+                        status = type(exc).__name__
+                    self.counts[kind] += 1
+                    if status not in (200, 201):
+                        self.failures.append((kind, status))
+                time.sleep(0.05)
+
+
+def test_rolling_restart_of_a_scaled_service_loses_no_request(own_stack):
+    """Two users containers, restarted one at a time under steady load. What makes it lossless:
+    gunicorn stops accepting on SIGTERM and finishes in-flight requests (graceful_timeout); a
+    connection refused by the stopping one has sent nothing, so nginx passes the request to the
+    other (proxy_next_upstream error; even a POST, since it was never sent); nginx re-resolves the
+    name, so the restarted container's address is picked up again; the next container is
+    restarted only once the previous one is healthy (its readiness)."""
+    own_stack.compose("up", "--detach", "--wait", "--no-recreate", "--scale", "users=2", "users")
+    user = httpx.post(f"{own_stack.url}/api/users", json={"email": f"roll-{time.time_ns()}@example.com",
+                                                           "name": "steady"}).json()
+    containers = own_stack.compose("ps", "--quiet", "users").stdout.split()
+    assert len(containers) == 2
+    time.sleep(6)  # nginx's resolver (valid=5s) has seen both addresses
+    load = SteadyLoad(own_stack.url, user["id"])
+    load.start()
+    try:
+        time.sleep(2)
+        for container in containers:
+            run("docker", "restart", "--time", "30", container)
+            deadline = time.monotonic() + 60
+            while run("docker", "inspect", "--format", "{{.State.Health.Status}}", container).stdout.strip() != "healthy":
+                assert time.monotonic() < deadline, f"{container} did not become healthy again"
+                time.sleep(0.5)
+            time.sleep(6)  # let nginx re-resolve before the next one goes
+    finally:
+        load.stop.set()
+        load.join(15)
+    print(f"\nrolling restart: {load.counts} requests, failures: {load.failures}")
+    assert load.counts["get"] > 50 and load.counts["post"] > 50
+    assert load.failures == []

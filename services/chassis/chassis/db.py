@@ -40,8 +40,9 @@ def engine_for(settings: DatabaseSettings, hosts: tuple[str, ...], session_attrs
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        # No pre-ping: it costs a round trip on every request. A connection to a node that went
-        # away fails once (a 503 the client may retry), and SQLAlchemy then discards the whole pool.
+        # Pre-ping costs a round trip per checkout; without it, after a failover or a node restart
+        # the first request on each worker's stale pooled connections would fail (a 503).
+        pool_pre_ping=True,
         pool_recycle=300,
     )
 
