@@ -15,7 +15,7 @@ COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
 SERVICES := $(patsubst services/%/Dockerfile,%,$(wildcard services/*/Dockerfile))
 
 .PHONY: help up dev down ps logs build test test-unit test-integration test-e2e clean failover \
-        bases secrets lint lock bench k8s-validate compose-check dev
+        bases secrets lint lock bench k8s-validate compose-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)

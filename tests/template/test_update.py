@@ -120,7 +120,7 @@ def test_no_file_moved_since_the_last_release():
     if not tags:
         pytest.skip("no vX.Y.Z release tag yet: nothing to compare against")
     released = subprocess.run(["git", "ls-tree", "-r", "--name-only", tags[-1]], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.split()
+                              text=True, check=True).stdout.splitlines()  # names may hold spaces
     migrations = yaml.safe_load((ROOT / "copier.yml").read_text()).get("_migrations") or []
     declared = " ".join(str(m) for m in migrations)
     gone = [path for path in released if not (ROOT / path).exists() and path not in declared]
