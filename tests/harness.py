@@ -54,6 +54,11 @@ def run(*args: str, check: bool = True, env: dict | None = None, timeout: float 
 LEFTOVER_AGE_SECONDS = 3 * 3600
 
 
+def inspect(kind: str, name: str) -> dict:
+    """``docker <kind> inspect NAME`` (kind: container, image, network), parsed."""
+    return json.loads(run("docker", kind, "inspect", name).stdout)[0]
+
+
 def _stale(container_ids: list[str]) -> list[str]:
     if not container_ids:
         return []
@@ -71,7 +76,7 @@ def _stale(container_ids: list[str]) -> list[str]:
 def sweep_leftovers() -> None:
     """Remove what killed test runs left: compose projects named shoptest-* and testcontainers'
     containers (label org.testcontainers=true), with their networks and volumes."""
-    listing = run("docker", "ps", "-a", "--filter", f"label=com.docker.compose.project", "--format",
+    listing = run("docker", "ps", "-a", "--filter", "label=com.docker.compose.project", "--format",
                   '{{.ID}} {{.Label "com.docker.compose.project"}}', check=False).stdout.split("\n")
     by_project: dict[str, list[str]] = {}
     for line in filter(None, listing):

@@ -216,7 +216,7 @@ def secret_dir(passwords: dict[str, str], mode: int = 0o755) -> Iterator[Path]:
 
 
 def docker_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return harness.run("docker", *args, check=False, timeout=timeout)
 
 
 # --- Alembic migrations of a service (services/conftest.py provides ``run_alembic``) -------------

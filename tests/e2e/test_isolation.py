@@ -2,18 +2,16 @@
 containers and to loopback; "no way out" is proved from routes, the firewall and a decoy)."""
 
 import ipaddress
-import json
+import socket
 import subprocess
+import time
 import uuid
 
 import pytest
 
+from harness import inspect, run
+
 pytestmark = pytest.mark.e2e
-
-
-def inspect(kind: str, name: str) -> dict:
-    return json.loads(subprocess.run(["docker", kind, "inspect", name], capture_output=True, text=True,
-                                     check=True).stdout)[0]
 
 
 def test_only_nginx_publishes_a_port(stack):
@@ -75,13 +73,22 @@ def test_a_service_cannot_reach_a_container_outside_its_networks(stack):
     network, decoy = f"{stack.name}-outside-{uuid.uuid4().hex[:6]}", f"{stack.name}-decoy"
     ref = stack.image("users")
     try:
-        subprocess.run(["docker", "network", "create", network], check=True, capture_output=True)
-        subprocess.run(["docker", "run", "-d", "--name", decoy, "--network", network, "--entrypoint", "python3",
-                        ref, "-m", "http.server", "9000"], check=True, capture_output=True)
+        run("docker", "network", "create", network)
+        run("docker", "run", "-d", "--name", decoy, "--network", network, "--entrypoint", "python3",
+            ref, "-m", "http.server", "9000")
         ip = inspect("container", decoy)["NetworkSettings"]["Networks"][network]["IPAddress"]
+        # The decoy does listen (else the check below would prove nothing): the host reaches it.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection((ip, 9000), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the decoy never listened"
+                time.sleep(0.2)
         probe = f"import socket; socket.create_connection(('{ip}', 9000), timeout=3); print('connected')"
         result = stack.exec("users", "python3", "-c", probe, check=False)
         assert "connected" not in result.stdout, "a service reached a container outside its networks"
     finally:
-        subprocess.run(["docker", "rm", "-f", decoy], capture_output=True)
-        subprocess.run(["docker", "network", "rm", network], capture_output=True)
+        run("docker", "rm", "-f", decoy, check=False)
+        run("docker", "network", "rm", network, check=False)

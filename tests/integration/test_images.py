@@ -1,10 +1,10 @@
 """The built images themselves: config valid, non-root, healthchecks, exec-form commands."""
 
-import json
 import subprocess
 
 import pytest
 
+from harness import inspect
 from integration_helpers import project_image
 
 pytestmark = pytest.mark.integration
@@ -16,11 +16,6 @@ def images():
     return {service: project_image(service) for service in SERVICES}
 
 
-def inspect(image: str) -> dict:
-    return json.loads(subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True,
-                                     check=True).stdout)[0]["Config"]
-
-
 def test_nginx_config_is_valid_inside_the_image(images):
     result = subprocess.run(["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp", images["nginx"], "nginx", "-t"],
                             capture_output=True, text=True)
@@ -30,7 +25,7 @@ def test_nginx_config_is_valid_inside_the_image(images):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_images_run_as_non_root_with_a_healthcheck(images, service):
-    config = inspect(images[service])
+    config = inspect("image", images[service])["Config"]
     assert config["User"] not in ("", "0", "root", "0:0"), f"{service} runs as root"
     assert config["Healthcheck"]["Test"][0] == "CMD", "healthcheck must be exec form"
     assert isinstance(config["Cmd"], list) and config["Cmd"], "exec-form CMD"
