@@ -3,7 +3,7 @@
 import pytest
 
 from harness import Stack, require_docker
-from integration_helpers import IMAGES, project_image
+from integration_helpers import IMAGE_PREFIX, IMAGES, project_image
 
 
 @pytest.fixture(scope="session")
@@ -13,7 +13,7 @@ def built_images() -> dict[str, str]:
     require_docker()
     for image in IMAGES:  # db, nginx and every services/<name>/Dockerfile
         project_image(image)
-    return {"IMAGE_PREFIX": "itest", "IMAGE_TAG": "latest"}
+    return {"IMAGE_PREFIX": IMAGE_PREFIX, "IMAGE_TAG": "latest"}
 
 
 @pytest.fixture(scope="session")

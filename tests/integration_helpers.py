@@ -4,7 +4,8 @@ The project's own images are built once per test session with testcontainers' ``
 (docker-py, i.e. Docker's legacy builder: the Dockerfiles must stay valid for it) from the
 current sources, on whichever bases ``bases.sh`` chose (``harness.bases_env()``). They keep fixed
 ``itest/<name>:latest`` tags so that the next session's build is a cache hit (about 1 s instead
-of a couple of minutes); an image that a rebuild replaced is removed right away.
+of a couple of minutes); an image that a rebuild replaced is removed right away. Two checkouts
+tested at once set ``ITEST_IMAGE_PREFIX`` apart, so neither replaces the other's images.
 
 Why not reuse the images ``make up`` built (``shop/<name>:dev``)? They may be older than the code
 under test, and compose builds with BuildKit, so they prove nothing about the legacy builder.
@@ -40,6 +41,7 @@ import harness
 ROOT = harness.ROOT
 SESSION = uuid.uuid4().hex[:6]
 NAME_PREFIX = f"{harness.PROJECT_PREFIX}-itest-{SESSION}"
+IMAGE_PREFIX = os.environ.get("ITEST_IMAGE_PREFIX", "itest")
 
 # name -> (build context, Dockerfile inside it, build args taken from .bases.env); services are
 # found by folder (services/<name>/Dockerfile), so a new service's image is built and scanned too.
@@ -78,7 +80,7 @@ def project_image(image: str) -> str:
     prepare_docker()
     context, dockerfile, arg_names = IMAGES[image]
     bases = harness.bases_env()
-    tag = f"itest/{image}:latest"
+    tag = f"{IMAGE_PREFIX}/{image}:latest"
     client = docker.from_env()
     try:
         previous = client.images.get(tag).id
