@@ -5,12 +5,12 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 -include .env            # the user's overrides (see .env.example)
-BASES ?= auto            # auto | official | airgap (see bases.sh)
+BASES ?= auto            # auto | official | airgap (see build/bases.sh)
 HTTP_PORT ?= 8080
 PYTHON ?= python3
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
-# Bases chosen by bases.sh are exported to compose as build args.
+# Bases chosen by build/bases.sh are exported to compose as build args.
 COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
 SERVICES := $(patsubst services/%/Dockerfile,%,$(wildcard services/*/Dockerfile))
 
@@ -54,7 +54,7 @@ bases: ## Choose official or air-gapped bases again (BASES=auto|official|airgap)
 	@rm -f .bases.env && $(MAKE) .bases.env
 
 .bases.env: $(wildcard services/*/requirements.txt)
-	@BASES=$(strip $(BASES)) ./bases.sh
+	@BASES=$(strip $(BASES)) build/bases.sh
 
 secrets: ## Generate missing secrets into secrets/ (git-ignored; never overwrites)
 	@./db/secrets.sh

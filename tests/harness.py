@@ -93,10 +93,10 @@ def sweep_leftovers() -> None:
 
 
 def bases_env() -> dict[str, str]:
-    """The base images chosen by bases.sh (official or air-gapped), as build args for compose."""
+    """The base images chosen by build/bases.sh (official or air-gapped), as build args for compose."""
     env_file = ROOT / ".bases.env"
     if not env_file.exists():
-        run("./bases.sh", env={**os.environ, "BASES": os.environ.get("BASES", "auto")})
+        run("build/bases.sh", env={**os.environ, "BASES": os.environ.get("BASES", "auto")})
     values = {}
     for line in env_file.read_text().splitlines():
         if line and not line.startswith("#") and "=" in line:

@@ -2,7 +2,7 @@
 
 The project's own images are built once per test session with testcontainers' ``DockerImage``
 (docker-py, i.e. Docker's legacy builder: the Dockerfiles must stay valid for it) from the
-current sources, on whichever bases ``bases.sh`` chose (``harness.bases_env()``). They keep fixed
+current sources, on whichever bases ``build/bases.sh`` chose (``harness.bases_env()``). They keep fixed
 ``itest/<name>:latest`` tags so that the next session's build is a cache hit (about 1 s instead
 of a couple of minutes); an image that a rebuild replaced is removed right away. Two checkouts
 tested at once set ``ITEST_IMAGE_PREFIX`` apart, so neither replaces the other's images.

@@ -2,7 +2,7 @@
 # Fetch, on the host, every wheel the service images install, for the images' Python (3.13, glibc
 # x86_64), so that builds need no network inside the container (air-gapped path).
 set -o errexit -o nounset -o pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")/../services" && pwd)
 python=${PYTHON:-python3}
 platform=${WHEEL_PLATFORM:-manylinux_2_28_x86_64}
 for requirements in "$here"/*/requirements.txt; do
