@@ -12,7 +12,7 @@ VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 # Bases chosen by build/bases.sh are exported to compose as build args.
 COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
-SERVICES := $(patsubst services/%/Dockerfile,%,$(wildcard services/*/Dockerfile))
+SERVICES := $(patsubst services/%/compose.yaml,%,$(wildcard services/*/compose.yaml))
 
 .PHONY: help up dev down ps logs build test test-unit test-integration test-e2e clean failover \
         bases secrets lint lock bench k8s-validate compose-check
@@ -88,10 +88,10 @@ k8s-validate: $(VENV)/.installed ## Render and validate the Kubernetes manifests
 	$(PYTEST) tests/k8s
 
 lint: $(VENV)/.installed ## hadolint every Dockerfile, check the compose file
-	$(VENV)/bin/hadolint $(wildcard */Dockerfile services/*/Dockerfile)
+	$(VENV)/bin/hadolint $(wildcard */Dockerfile)
 	$(COMPOSE) config --quiet
 
-lock: ## Re-pin every service's requirements.txt from its requirements.in
+lock: $(VENV)/.installed ## Re-pin every service's requirements.txt from its requirements.in
 	for s in $(SERVICES); do (cd services/$$s && $(VENV)/bin/uv pip compile --quiet --universal \
 	  --python-version 3.11 --no-header --custom-compile-command "make lock" requirements.in -o requirements.txt); done
 

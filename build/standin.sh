@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build an air-gapped stand-in base from Debian packages and import it without a registry:
-#   build/standin.sh KIND IMAGE      KIND: python | postgres | nginx
-# Stand-ins are tagged airgap/..., never with an official image's name (bases.sh picks the tag).
+#   build/standin.sh KIND IMAGE      KIND: python | postgres | nginx | wrk
+# Stand-ins are tagged airgap/..., never with an official image's name (bases.sh picks the tag;
+# the bench builds its own load generator, wrk, the same way).
 set -o errexit -o nounset -o pipefail
 kind=$1 image=$2
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -21,7 +22,10 @@ case "$kind" in
     # same 1.30 line as the official default.
     suite=forky packages=nginx,passwd
     changes=(--change 'CMD ["nginx", "-g", "daemon off;"]') ;;
-  *) echo "standin: unknown kind '$kind' (python | postgres | nginx)" >&2; exit 2 ;;
+  wrk)
+    packages=wrk
+    changes=(--change 'ENTRYPOINT ["wrk"]') ;;
+  *) echo "standin: unknown kind '$kind' (python | postgres | nginx | wrk)" >&2; exit 2 ;;
 esac
 sources=("deb $mirror $suite main")
 [ "$suite" = forky ] || sources+=("deb $mirror $suite-updates main" "deb $security $suite-security main")

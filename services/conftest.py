@@ -13,6 +13,7 @@ testcontainers network; the test process reaches it through its mapped port.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +25,18 @@ from alembic.config import Config
 from testcontainers.core.container import DockerContainer
 from testcontainers.community.postgres import PostgresContainer
 
+import harness
 import integration_helpers as it
+from chassis import migrations
 from chassis.db import Database
 from chassis.settings import DatabaseSettings
 
 # Databases provisioned in the session's Postgres (file name = service name; '-' becomes '_'):
 # one per service for the in-process tests, one for the users *container* (so its committed rows
 # never show up in the users tests), and scratch ones for the migration round trips.
-SERVICE_DATABASES = ("users", "orders", "users-remote", "users-migrations", "orders-migrations")
+# Each service's own database, one more per service for the migration round trips, and the one
+# of the users container that orders calls.
+SERVICE_DATABASES = (*harness.SERVICES, *(f"{s}-migrations" for s in harness.SERVICES), "users-remote")
 USERS_SECRET_PATH = "/run/secrets/users-db-password"
 
 
@@ -63,8 +68,8 @@ class ServicePostgres:
 
 
 def alembic(postgres: ServicePostgres, code: str, database: str, action: Callable[[Config], object]) -> None:
-    """Run an Alembic command of service ``code`` (its alembic.ini and migrations) on ``database``."""
-    config = Config(str(it.ROOT / "services" / code / "alembic.ini"))
+    """Run an Alembic command of service ``code`` (its migrations) on ``database``."""
+    config = migrations.config(it.ROOT / "services" / code)
     with it.patched_environ(**postgres.environ(database)):
         action(config)
 
@@ -94,7 +99,7 @@ def service_postgres(services_network) -> Iterator[ServicePostgres]:
         code, output, _ = it.run_to_completion(job)
         assert code == 0, f"db-provision failed:\n{output}"
         postgres = ServicePostgres(container, passwords, folder)
-        for service in ("users", "orders"):
+        for service in harness.SERVICES:
             alembic(postgres, service, service, lambda config: command.upgrade(config, "head"))
         yield postgres
 
@@ -197,6 +202,26 @@ def users_service(start_users) -> UsersService:
 
 
 # --- apps under test, each request inside the test's rolled-back transaction --------------------
+
+@pytest.fixture
+def client_of(service_database, request):
+    """Factory: a test client of ``service``'s app on a rolled-back transaction of its database
+    (one per test). A service that needs more (orders calls users) provides ``<service>_client``."""
+    clients = {}
+
+    def make(service: str):
+        if service not in clients:
+            try:
+                clients[service] = request.getfixturevalue(f"{service}_client")
+            except pytest.FixtureLookupError:
+                database = stack.enter_context(rolled_back(service_database(service)))
+                create_app = importlib.import_module(service).create_app
+                clients[service] = create_app({"LOG_LEVEL": "warning"}, database=database).test_client()
+        return clients[service]
+
+    with contextlib.ExitStack() as stack:
+        yield make
+
 
 @pytest.fixture
 def users_db(service_database) -> Iterator[Database]:

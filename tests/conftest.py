@@ -11,7 +11,7 @@ def built_images() -> dict[str, str]:
     """Every image built once per session (testcontainers' image building, shared with the
     integration layer); returns the environment that makes compose use them instead of building."""
     require_docker()
-    for image in IMAGES:  # db, nginx and every services/<name>/Dockerfile
+    for image in IMAGES:  # db, nginx and every Python service
         project_image(image)
     return {"IMAGE_PREFIX": IMAGE_PREFIX, "IMAGE_TAG": "latest"}
 

@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# A Python service is a folder under services/ with its compose file; every one builds from
+# services/Dockerfile with SERVICE=<name>.
+SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/compose.yaml"))
 PROJECT_PREFIX = "shoptest"
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 

@@ -43,13 +43,14 @@ SESSION = uuid.uuid4().hex[:6]
 NAME_PREFIX = f"{harness.PROJECT_PREFIX}-itest-{SESSION}"
 IMAGE_PREFIX = os.environ.get("ITEST_IMAGE_PREFIX", "itest")
 
-# name -> (build context, Dockerfile inside it, build args taken from .bases.env); services are
-# found by folder (services/<name>/Dockerfile), so a new service's image is built and scanned too.
-IMAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "db": ("db", "Dockerfile", ("POSTGRES_BASE",)),
-    "nginx": ("nginx", "Dockerfile", ("NGINX_BASE",)),
-    **{dockerfile.parent.name: ("services", f"{dockerfile.parent.name}/Dockerfile", ("PYTHON_BASE", "PIP_NO_INDEX"))
-       for dockerfile in sorted((ROOT / "services").glob("*/Dockerfile"))},
+# name -> (build context, Dockerfile inside it, build args taken from .bases.env, fixed build
+# args); services are found by folder (harness.SERVICES), so a new service's image is built and
+# scanned too.
+IMAGES: dict[str, tuple[str, str, tuple[str, ...], dict[str, str]]] = {
+    "db": ("db", "Dockerfile", ("POSTGRES_BASE",), {}),
+    "nginx": ("nginx", "Dockerfile", ("NGINX_BASE",), {}),
+    **{service: ("services", "Dockerfile", ("PYTHON_BASE", "PIP_NO_INDEX"), {"SERVICE": service})
+       for service in harness.SERVICES},
 }
 
 # The hardening compose applies (services/service-defaults.yaml, db/compose.yaml): the images
@@ -78,7 +79,7 @@ def prepare_docker() -> None:
 def project_image(image: str) -> str:
     """Build one of the project's images from the working tree (once per session); its tag."""
     prepare_docker()
-    context, dockerfile, arg_names = IMAGES[image]
+    context, dockerfile, arg_names, fixed_args = IMAGES[image]
     bases = harness.bases_env()
     tag = f"{IMAGE_PREFIX}/{image}:latest"
     client = docker.from_env()
@@ -89,7 +90,7 @@ def project_image(image: str) -> str:
     started = time.monotonic()
     try:
         built = DockerImage(path=ROOT / context, dockerfile_path=dockerfile, tag=tag, clean_up=False,
-                            buildargs={arg: bases[arg] for arg in arg_names}, rm=True, forcerm=True).build()
+                            buildargs={**{arg: bases[arg] for arg in arg_names}, **fixed_args}, rm=True, forcerm=True).build()
     except docker.errors.BuildError as exc:
         log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in exc.build_log)
         pytest.fail(f"building {tag} from {context}/{dockerfile} failed: {exc}\n{log[-4000:]}")
@@ -224,9 +225,9 @@ def docker_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 # --- Alembic migrations of a service (services/conftest.py provides ``run_alembic``) -------------
 
 def _alembic_config(code: str, buffer=None):
-    from alembic.config import Config
+    from chassis import migrations
 
-    return Config(str(ROOT / "services" / code / "alembic.ini"), output_buffer=buffer)
+    return migrations.config(ROOT / "services" / code, output_buffer=buffer)
 
 
 def check_round_trip(run_alembic, service_database, code: str, tables: set[str]) -> None:

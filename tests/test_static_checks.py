@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness import ROOT, SERVICES
+
 pytestmark = pytest.mark.unit
-ROOT = Path(__file__).resolve().parent.parent
-DOCKERFILES = sorted(ROOT.glob("*/Dockerfile")) + sorted(ROOT.glob("services/*/Dockerfile"))
-SERVICES = sorted(p.parent.name for p in ROOT.glob("services/*/Dockerfile"))
+DOCKERFILES = sorted(ROOT.glob("*/Dockerfile"))  # db, nginx, services (one for every Python service)
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))

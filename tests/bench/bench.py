@@ -20,10 +20,13 @@ change is made there; the work tree is never modified), in a compose project of 
             and every acknowledged write checked on the new primary; then `up` rejoins the old one
 The nginx rate limit is raised (NGINX_RATE_LIMIT/NGINX_RATE_BURST) so it does not cap the load.
 
-Load placement: wrk runs with one thread pinned to the last CPU (taskset on the host; --cpuset-cpus
-for the wrk container); the stack's containers keep their compose CPU limits and float over all
-CPUs. Every run records who used the CPUs (each container's cgroup, wrk, docker-proxy, and the rest
-of the host = other people's work), so contention is visible next to the figures.
+Load placement: the bench brings its own wrk, an image built from Debian's package by
+build/standin.sh (once; BENCH_WRK_IMAGE names another). wrk runs with one thread in two long-lived
+containers pinned to the last CPU (--cpuset-cpus): one on the host's network (through the published
+port, the client's view), one on the app network (direct calls by service name). The stack's
+containers keep their compose CPU limits and float over all CPUs. Every run records who used the
+CPUs (each container's cgroup, wrk's, docker-proxy, and the rest of the host = other people's
+work), so contention is visible next to the figures.
 
 Settings (environment): BENCH_DURATION (s per run, 6), BENCH_ROUND (s per interleaved round, 2),
 BENCH_FIXED_CONNECTIONS (8), BENCH_MAX_CONNECTIONS (32), BENCH_PROFILE (auto|always|never: py-spy on
@@ -59,6 +62,7 @@ import benchreport
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 RAW = DOCS / "benchmarks.raw"
+WRK_IMAGE = "airgap/wrk:4.1-trixie"  # the bench's own load generator (build/standin.sh wrk)
 
 DURATION = int(os.environ.get("BENCH_DURATION", "6"))
 ROUND = int(os.environ.get("BENCH_ROUND", "2"))
@@ -97,7 +101,8 @@ class Bench:
         self.workdir: Path | None = None
         self.stack = None
         self.images: list[str] = []
-        self.wrk_image = f"bench/wrk:{self.id}"
+        self.wrk_image = os.environ.get("BENCH_WRK_IMAGE", WRK_IMAGE)
+        self.wrk_containers = {"host": f"{self.name}-wrk", "app": f"{self.name}-wrk-app"}
         self.wrk_cpu = str(max(os.sched_getaffinity(0)))
         self.cpu: lib.CpuMeter | None = None
         self.runs: list[dict] = self.run.setdefault("wrk_runs", [])
@@ -105,9 +110,10 @@ class Bench:
     # ---- setup and teardown -------------------------------------------------------------------
 
     def preflight(self) -> None:
-        if not shutil.which("wrk"):
-            sys.exit("bench: wrk is missing: install it (Debian/Ubuntu: apt-get install wrk) and run again")
-        for tool in ("docker", "taskset", "ldd"):
+        if docker("image", "inspect", self.wrk_image).returncode and not shutil.which("mmdebstrap"):
+            sys.exit(f"bench: building {self.wrk_image} needs mmdebstrap (apt-get install mmdebstrap), "
+                     "or set BENCH_WRK_IMAGE to an image that has wrk")
+        for tool in ("docker",):
             if not shutil.which(tool):
                 sys.exit(f"bench: {tool} is missing")
         if docker("compose", "version").returncode:
@@ -133,7 +139,7 @@ class Bench:
             log(f"BENCH_KEEP=1: left running: compose project {self.name} in {self.workdir}")
             return
         log("teardown: containers, volumes, networks and images of this run")
-        docker("rm", "-f", f"{self.name}-wrk")
+        docker("rm", "-f", *self.wrk_containers.values())
         if self.stack is not None:
             self.stack.down(volumes=True)
         if not os.environ.get("BENCH_SKIP_BUILD"):
@@ -141,7 +147,6 @@ class Bench:
             ids.discard(None)
             if ids:
                 docker("image", "rm", "-f", *sorted(ids))
-        docker("image", "rm", self.wrk_image)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -263,7 +268,9 @@ class Bench:
                 pid = docker("inspect", "-f", "{{.State.Pid}}", cid).stdout.strip()
                 if pid.isdigit() and pid != "0":
                     pids[service] = int(pid)
-        self.cpu = lib.CpuMeter(pids, lib.docker_proxy_pids(self.stack.port))
+        load = [int(pid) for pid in (docker("inspect", "-f", "{{.State.Pid}}", c).stdout.strip()
+                                     for c in self.wrk_containers.values()) if pid.isdigit() and pid != "0"]
+        self.cpu = lib.CpuMeter(pids, lib.docker_proxy_pids(self.stack.port), load)
 
     # ---- HTTP ---------------------------------------------------------------------------------
 
@@ -291,24 +298,24 @@ class Bench:
     # ---- wrk ----------------------------------------------------------------------------------
 
     def build_wrk_image(self) -> None:
-        """A scratch image with the host's wrk and the shared objects it loads (ldd): the same binary
-        inside the app network, no package mirror needed, no root (nsenter) needed."""
-        context = Path(tempfile.mkdtemp(prefix=f"{self.name}-wrk-"))
-        try:
-            for path in lib.wrk_closure(shutil.which("wrk")):
-                target = context / "root" / str(path).lstrip("/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path.resolve(), target)
-            (context / "Dockerfile").write_text('FROM scratch\nCOPY root/ /\nUSER 65534:65534\n'
-                                                'ENTRYPOINT ["/usr/bin/wrk"]\n')
-            subprocess.run(["docker", "build", "--quiet", "--tag", self.wrk_image, str(context)],
-                           check=True, capture_output=True, timeout=300)
-        finally:
-            shutil.rmtree(context, ignore_errors=True)
+        """wrk from Debian's package (build/standin.sh, once: later runs reuse the image), started
+        as two idle, pinned containers that each run executes in: their cgroups measure wrk's CPU."""
+        if docker("image", "inspect", self.wrk_image).returncode:
+            subprocess.run([str(ROOT / "build/standin.sh"), "wrk", self.wrk_image], check=True,
+                           capture_output=True, timeout=600)
         self.lua = Path(tempfile.mkdtemp(prefix="lua-", dir=self.workdir))
         self.lua.chmod(0o755)
         self.scripts = {snippets: lib.lua_script(self.lua, *snippets)
                         for snippets in ((), ("post_user",), ("post_order",), ("paced",))}
+        for where, network in (("host", "host"), ("app", f"{self.name}_app")):
+            name = self.wrk_containers[where]
+            started = docker("run", "--detach", "--name", name, "--network", network, "--cpuset-cpus", self.wrk_cpu,
+                             "--user", "65534:65534", "--read-only", "--cap-drop", "ALL", "--security-opt",
+                             "no-new-privileges", "-v", f"{self.lua}:/lua:ro", "--entrypoint", "sleep",
+                             self.wrk_image, "infinity")
+            if started.returncode:
+                raise RuntimeError(f"wrk container {name}: {started.stderr.strip()}")
+        self.refresh_meter()
 
     def wrk(self, label: str, target: str, conns: int, script: tuple[str, ...] = (), args: tuple = (),
             duration: int = DURATION, inside: bool = False) -> lib.WrkResult:
@@ -316,24 +323,19 @@ class Bench:
         inside=True: a wrk container on the app network (URLs by service name)."""
         path = self.scripts[script]
         opts = ["-t1", f"-c{conns}", f"-d{duration}s", "--timeout", "5s"]
-        if inside:
-            argv = ["docker", "run", "--rm", "--name", f"{self.name}-wrk", "--network", f"{self.name}_app",
-                    "--cpuset-cpus", self.wrk_cpu, "--read-only", "--cap-drop", "ALL",
-                    "--security-opt", "no-new-privileges", "-v", f"{self.lua}:/lua:ro", self.wrk_image,
-                    *opts, "-s", f"/lua/{path.name}", f"http://{target}"]
-        else:
-            argv = ["taskset", "-c", self.wrk_cpu, "wrk", *opts, "-s", str(path),
-                    f"http://127.0.0.1:{self.stack.port}{target}"]
+        url = f"http://{target}" if inside else f"http://127.0.0.1:{self.stack.port}{target}"
+        argv = ["docker", "exec", self.wrk_containers["app" if inside else "host"], "wrk", *opts,
+                "-s", f"/lua/{path.name}", url]
         if args:
             argv += ["--", *map(str, args)]
         before = self.cpu.snapshot()
-        status, output, cpu_s = lib.run_with_cpu(argv, timeout=duration + 60)
+        status, output, _ = lib.run_with_cpu(argv, timeout=duration + 60)
         after = self.cpu.snapshot()
         self.raw(f"wrk-{label}.txt", " ".join(argv) + "\n\n" + output)
         if status != 0:
             raise RuntimeError(f"wrk {label} exited {status}: {output[-1500:]}")
         result = lib.parse_wrk(label, output)
-        result.cpu = lib.CpuMeter.cores(before, after, None if inside else cpu_s)
+        result.cpu = lib.CpuMeter.cores(before, after, None)
         self.runs.append({"label": label, "inside": inside, "rps": round(result.rps, 1), "p50_ms": result.p50_ms,
                           "p99_ms": result.p99_ms, "errors": result.errors, "cpu_cores": result.cpu})
         print(f"    {label:<40} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:8.2f} ms"
@@ -668,7 +670,7 @@ class Bench:
             "kernel": platform.release(),
             "docker": cmd("docker", "version", "--format", "{{.Server.Version}}"),
             "compose": cmd("docker", "compose", "version", "--short"),
-            "wrk": " ".join(cmd("wrk", "--version").split()[:2]),
+            "wrk": f"{self.wrk_image} (Debian's wrk package)",
             "bases": bases.get("BASES", "?"),
             "base_images": {k: bases.get(k) for k in ("PYTHON_BASE", "POSTGRES_BASE", "NGINX_BASE")},
             "commit": commit + (" + uncommitted changes" if dirty else ""),
@@ -677,16 +679,16 @@ class Bench:
                          "max_connections": MAX, "wrk_threads": 1,
                          "nginx_rate_limit": f"NGINX_RATE_LIMIT={RATE_LIMIT} NGINX_RATE_BURST={RATE_BURST} "
                                              "(raised so that the limit does not cap the load)"},
-            "placement": (f"wrk: 1 thread pinned to CPU {self.wrk_cpu} (taskset on the host, through the "
-                          f"published port and docker-proxy; --cpuset-cpus={self.wrk_cpu} for the wrk container "
-                          "on the app network used for direct calls). Stack containers keep their compose "
+            "placement": (f"wrk: 1 thread in containers pinned to CPU {self.wrk_cpu} (--cpuset-cpus): one on "
+                          "the host's network, through the published port and docker-proxy; one on the app "
+                          "network for direct calls. Stack containers keep their compose "
                           "CPU limits (nginx 1, users 1, orders 1, each db node 1) and float over all CPUs."),
         })
 
     def finish(self) -> int:
         runs = self.run.get("wrk_runs", [])
         others = [r["cpu_cores"].get("other", 0) + r["cpu_cores"].get("steal", 0)
-                  for r in runs if r["cpu_cores"] and not r["inside"]]  # inside: "other" includes wrk
+                  for r in runs if r["cpu_cores"] and not r["inside"]]
         self.run["contention"] = {
             "loadavg_end": os.getloadavg(),
             "other_cores_avg_during_load": round(sum(others) / len(others), 2) if others else None,

@@ -154,17 +154,6 @@ def lua_script(dest: Path, *snippets: str) -> Path:
     return path
 
 
-def wrk_closure(binary: str) -> list[Path]:
-    """The wrk binary and every shared object it loads (ldd), to copy into a scratch image."""
-    files = [Path(binary).resolve()]
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=False).stdout
-    for line in out.splitlines():
-        match = re.search(r"(/\S+)\s+\(0x", line)  # "libx.so => /lib/.../libx.so (0x...)" or the loader
-        if match:
-            files.append(Path(match.group(1)))
-    return files
-
-
 # ---------------------------------------------------------------------------------------------
 # CPU accounting: who used the two cores during a run
 
@@ -229,9 +218,10 @@ def docker_proxy_pids(port: int) -> list[int]:
 class CpuMeter:
     """Snapshots of the stack's containers, the load generator and the whole host."""
 
-    def __init__(self, container_pids: dict[str, int], proxy_pids: list[int]):
-        self.container_pids = container_pids
+    def __init__(self, container_pids: dict[str, int], proxy_pids: list[int], load_pids: list[int] = ()):
+        self.container_pids = container_pids  # the stack's: what cpu_ms_per_request adds up
         self.proxy_pids = proxy_pids
+        self.load_pids = list(load_pids)  # wrk's containers: reported as "wrk", never as the stack
 
     def snapshot(self) -> dict[str, float]:
         busy, steal = host_cpu_seconds()
@@ -240,6 +230,9 @@ class CpuMeter:
             value = cgroup_cpu_seconds(pid)
             if value is not None:
                 snap[name] = value
+        load = [cgroup_cpu_seconds(p) for p in self.load_pids]
+        if load and None not in load:
+            snap["wrk"] = sum(load)
         proxy = [process_cpu_seconds(p) for p in self.proxy_pids]
         if proxy and None not in proxy:
             snap["docker-proxy"] = sum(proxy)

@@ -209,6 +209,6 @@ def test_the_secrets_folder_is_outside_every_build_context_and_ignored_by_git():
     """A second wall: even a careless COPY could not reach secrets/ (outside every context), and
     services/.dockerignore drops any secrets folder inside the shared context."""
     assert "/secrets/" in (it.ROOT / ".gitignore").read_text().split()
-    for context, _, _ in it.IMAGES.values():
+    for context, *_ in it.IMAGES.values():
         assert not (it.ROOT / context / "secrets").exists()
     assert "**/secrets" in (it.ROOT / "services" / ".dockerignore").read_text().split()

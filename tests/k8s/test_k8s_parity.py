@@ -5,7 +5,7 @@ uids match the images.
 Sources of truth, read as text (the app is never imported):
   services/<name>/<name>/settings.py  ENV_VARS: dict[str, bool]  (name -> required)
   services/<name>/compose.yaml        services.<name>.environment
-  services/<name>/Dockerfile          EXPOSE, USER
+  services/Dockerfile                 EXPOSE, USER (one image recipe for every Python service)
   nginx/entrypoint.sh, nginx/Dockerfile
 """
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.unit
 SERVICES_DIR = REPO / "services"
 ENVS = {name: load_env(name) for name in ENVIRONMENTS}
 K8S_SERVICES = sorted(d["metadata"]["name"] for d in ENVS["prod"].api_deployments())
-CODE_SERVICES = sorted(p.parent.name for p in SERVICES_DIR.glob("*/Dockerfile"))
+CODE_SERVICES = sorted(p.parent.name for p in SERVICES_DIR.glob("*/compose.yaml"))
 
 
 # --- reading the sources -------------------------------------------------------------------
@@ -136,10 +136,10 @@ def dockerfile(path: Path) -> tuple[set[int], str | None]:
 
 
 def test_every_service_image_has_manifests():
-    """A new services/<name>/Dockerfile needs k8s/base/apps/<name> (and the reverse)."""
-    assert CODE_SERVICES, "no services/*/Dockerfile found"
+    """A new services/<name>/ needs k8s/base/apps/<name> (and the reverse)."""
+    assert CODE_SERVICES, "no services/*/compose.yaml found"
     assert CODE_SERVICES == K8S_SERVICES, (
-        f"services with a Dockerfile {CODE_SERVICES} != Deployments (component=api) {K8S_SERVICES}"
+        f"service folders {CODE_SERVICES} != Deployments (component=api) {K8S_SERVICES}"
     )
 
 
@@ -181,7 +181,7 @@ def test_probe_paths_exist_in_the_app(service):
 
 @pytest.mark.parametrize("name", K8S_SERVICES + ["nginx"])
 def test_ports_and_user_match_the_image(name):
-    path = (SERVICES_DIR / name / "Dockerfile") if name != "nginx" else REPO / "nginx" / "Dockerfile"
+    path = (SERVICES_DIR / "Dockerfile") if name != "nginx" else REPO / "nginx" / "Dockerfile"
     assert path.is_file(), f"{path.relative_to(REPO)} is missing"
     exposed, user = dockerfile(path)
     pod = ENVS["prod"].get("Deployment", name)["spec"]["template"]["spec"]

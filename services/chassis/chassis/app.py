@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, jsonify
 from werkzeug.routing import BaseConverter, ValidationError
@@ -78,6 +80,24 @@ def create_service_app(name: str, version: str, operations: list[openapi.Operati
         return jsonify(openapi.build(name, version, operations, forwarded_prefix()))
 
     return app
+
+
+def app_factory(name: str, version: str, setup: Callable[[Flask, Mapping[str, str]], None] | None = None):
+    """The ``create_app(environ, database)`` of service package ``name``: the service app with the
+    routes of ``<name>.api`` (its ``blueprint`` and ``OPERATIONS``), after ``setup`` has added what
+    this service alone needs. gunicorn calls ``create_app()`` (chassis.gunicorn_conf); tests pass
+    their own environment and database."""
+
+    def create_app(environ: Mapping[str, str] = os.environ, database: Database | None = None) -> Flask:
+        # Imported here so that importing the package has no side effects.
+        api = importlib.import_module(f"{name}.api")
+        app = create_service_app(name, version, api.OPERATIONS, database, environ)
+        if setup is not None:
+            setup(app, environ)
+        app.register_blueprint(api.blueprint)
+        return app
+
+    return create_app
 
 
 def database_of(app: Flask) -> Database:

@@ -1,4 +1,5 @@
-"""gunicorn settings shared by every service (each service's gunicorn.conf.py imports this)."""
+"""gunicorn settings of every service: the image runs ``gunicorn --config python:chassis.gunicorn_conf``
+and the app is the package named by SERVICE_NAME (set by the image's build arg)."""
 
 import os
 import sys
@@ -9,7 +10,11 @@ from chassis import sizing
 from chassis.settings import SettingsError
 
 _size = sizing.from_environment()
+_service = os.environ.get("SERVICE_NAME", "")
+if not _service.isidentifier():
+    sys.exit(f"SERVICE_NAME={_service!r} does not name a service package")
 
+wsgi_app = f"{_service}:create_app()"
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = _size.workers
@@ -27,7 +32,7 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 logger_class = "chassis.logs.AccessLogger"
 forwarded_allow_ips = "*"  # only nginx can reach the service (internal network)
-proc_name = os.environ.get("SERVICE_NAME", "service")
+proc_name = _service
 
 
 def when_ready(server):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -33,3 +33,16 @@ class Query(BaseModel):
 
     limit: Limit = 20
     offset: Offset = 0
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a list (``chassis.responses.page`` writes it); a service names its own, e.g.
+    ``class UserPage(Page[UserOut])``, so the OpenAPI document has a readable schema name."""
+
+    items: list[Item]
+    total: int
+    limit: int
+    offset: int

@@ -1,7 +1,8 @@
 """Settings from the environment, secrets from files; refuse to start on anything unsafe.
 
-Each variable a service reads is declared in one place (``BASE_ENV_VARS`` here, ``ENV_VARS`` in the
-service's settings module) so that tests can prove compose and Kubernetes provide all of them.
+Each variable a service or its gunicorn reads is declared in one place (``BASE_ENV_VARS`` here,
+``ENV_VARS`` in the service's settings module) so that tests can prove compose and Kubernetes
+provide all of them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ BASE_ENV_VARS: dict[str, bool] = {
     "DATABASE_PRIMARY_HOSTS": True,
     "DATABASE_REPLICA_HOSTS": False,
     "DATABASE_PORT": False,
-    "DATABASE_NAME": True,
-    "DATABASE_USER": True,
+    "DATABASE_NAME": False,  # default: the service's name (each service owns a database and role)
+    "DATABASE_USER": False,  # default: the service's name
     "DATABASE_PASSWORD_FILE": True,
     "LOG_LEVEL": False,
+    # Read by gunicorn (chassis.gunicorn_conf, chassis.sizing). SERVICE_NAME comes from the image.
+    "SERVICE_NAME": False,
+    "PORT": False,
+    "WEB_CONCURRENCY": False,
+    "GUNICORN_THREADS": False,
 }
 
 # Values that appear in tutorials and default configs: never acceptable as a real secret.
@@ -92,7 +98,7 @@ class DatabaseSettings:
             # Without a replica list, reads go to the primary hosts (prefer-standby still applies).
             replica_hosts=host_list(env("DATABASE_REPLICA_HOSTS", ",".join(primary), environ=environ)),
             port=int(port),
-            name=env("DATABASE_NAME", environ=environ),
-            user=env("DATABASE_USER", environ=environ),
+            name=env("DATABASE_NAME", environ.get("SERVICE_NAME"), environ=environ),
+            user=env("DATABASE_USER", environ.get("SERVICE_NAME"), environ=environ),
             password=secret("DATABASE_PASSWORD", environ=environ),
         )

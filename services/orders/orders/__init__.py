@@ -1,21 +1,14 @@
 """The orders service: orders placed by users (checked through the users API)."""
 
-from __future__ import annotations
-
-import os
-
-from flask import Flask
-
-from chassis.app import create_service_app
-from chassis.db import Database
+from chassis.app import app_factory
 
 __version__ = "0.1.0"
 
 
-def create_app(environ=os.environ, database: Database | None = None) -> Flask:
-    from orders import api, users_client
+def _call_users(app, environ) -> None:
+    from orders.users_client import UsersClient
 
-    app = create_service_app("orders", __version__, api.OPERATIONS, database, environ)
-    app.extensions["users_client"] = users_client.UsersClient.from_env(environ)
-    app.register_blueprint(api.blueprint)
-    return app
+    app.extensions["users_client"] = UsersClient.from_env(environ)
+
+
+create_app = app_factory("orders", __version__, setup=_call_users)

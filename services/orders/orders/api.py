@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, current_app, g
 from sqlalchemy import func, select, update
 
 from chassis.app import database_of
-from chassis.db import served_by
-from chassis.forwarding import forwarded_prefix
 from chassis.openapi import Operation
 from chassis.problems import Problem
+from chassis.responses import created, page
 from chassis.web import json_body, query_args
 from orders.models import Order, OrderItem
 from orders.schemas import OrderCreate, OrderOut, OrderPage, OrderQuery
@@ -50,10 +49,7 @@ def create_order():
         session.flush()
         session.refresh(order)
         body = _out(order)
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = f"{forwarded_prefix()}/{body['id']}"
-    return response
+    return created(body)
 
 
 @blueprint.get("/")
@@ -62,15 +58,7 @@ def list_orders():
     statement = select(Order)
     if query.user_id is not None:
         statement = statement.where(Order.user_id == query.user_id)
-    with database_of(current_app).session(readonly=True) as session:
-        total = session.scalar(select(func.count()).select_from(statement.subquery()))
-        orders = session.scalars(statement.order_by(Order.id).limit(query.limit).offset(query.offset))
-        page = OrderPage(items=[OrderOut.model_validate(o) for o in orders], total=total,
-                         limit=query.limit, offset=query.offset)
-        host = served_by(session)
-    response = jsonify(page.model_dump(mode="json"))
-    response.headers["X-DB-Host"] = host  # logged by gunicorn, hidden by nginx
-    return response
+    return page(database_of(current_app), statement, Order.id, query, OrderOut)
 
 
 @blueprint.get("/<id:order_id>")

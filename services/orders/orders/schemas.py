@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chassis.schemas import Body, Query
+from chassis.schemas import Body, Page, Query
 
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 UserId = Annotated[int, Field(ge=1, le=2**63 - 1)]
@@ -49,8 +49,5 @@ class OrderOut(BaseModel):
     cancelled_at: datetime | None
 
 
-class OrderPage(BaseModel):
-    items: list[OrderOut]
-    total: int
-    limit: int
-    offset: int
+class OrderPage(Page[OrderOut]):
+    """A page of orders."""

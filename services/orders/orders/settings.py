@@ -4,6 +4,6 @@ from chassis.settings import BASE_ENV_VARS
 
 ENV_VARS: dict[str, bool] = {
     **BASE_ENV_VARS,
-    "USERS_URL": True,  # e.g. http://users:8000 — a service name, never an IP
+    "USERS_URL": False,  # default http://users:8000: a service name, never an IP
     "USERS_TIMEOUT_SECONDS": False,
 }

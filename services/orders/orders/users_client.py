@@ -26,7 +26,8 @@ class UsersClient:
 
     @classmethod
     def from_env(cls, environ=os.environ) -> UsersClient:
-        url = env("USERS_URL", environ=environ)
+        # The default is the users service's name, which resolves the same in compose and Kubernetes.
+        url = env("USERS_URL", "http://users:8000", environ=environ)
         if not url.startswith(("http://", "https://")):
             raise SettingsError(f"USERS_URL={url!r} must be an http(s) URL")
         try:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app
 from psycopg import errors as pg_errors
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from chassis.app import database_of
-from chassis.db import served_by
-from chassis.forwarding import forwarded_prefix
 from chassis.openapi import Operation
 from chassis.problems import Problem
+from chassis.responses import created, page
 from chassis.web import json_body, query_args
 from users.models import User
 from users.schemas import UserCreate, UserOut, UserPage, UserQuery, UserUpdate
@@ -53,10 +52,7 @@ def create_user():
             body = _out(user)
     except IntegrityError as exc:
         raise _email_taken(exc) from None
-    response = jsonify(body)
-    response.status_code = 201
-    response.headers["Location"] = f"{forwarded_prefix()}/{body['id']}"
-    return response
+    return created(body)
 
 
 @blueprint.get("/")
@@ -65,15 +61,7 @@ def list_users():
     statement = select(User)
     if query.email:
         statement = statement.where(func.lower(User.email) == query.email.lower())
-    with database_of(current_app).session(readonly=True) as session:
-        total = session.scalar(select(func.count()).select_from(statement.subquery()))
-        users = session.scalars(statement.order_by(User.id).limit(query.limit).offset(query.offset))
-        page = UserPage(items=[UserOut.model_validate(u) for u in users], total=total,
-                        limit=query.limit, offset=query.offset)
-        host = served_by(session)
-    response = jsonify(page.model_dump(mode="json"))
-    response.headers["X-DB-Host"] = host  # logged by gunicorn, hidden by nginx
-    return response
+    return page(database_of(current_app), statement, User.id, query, UserOut)
 
 
 @blueprint.get("/<id:user_id>")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from chassis.schemas import Body, Query, Text
+from chassis.schemas import Body, Page, Query, Text
 
 Email = Annotated[EmailStr, Field(max_length=320)]
 
@@ -46,8 +46,5 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
-class UserPage(BaseModel):
-    items: list[UserOut]
-    total: int
-    limit: int
-    offset: int
+class UserPage(Page[UserOut]):
+    """A page of users."""
