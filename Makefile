@@ -69,11 +69,13 @@ $(VENV)/.installed: $(DEV_REQUIREMENTS)
 	$(VENV)/bin/pip install --quiet $(addprefix --requirement ,$(DEV_REQUIREMENTS))
 	touch $@
 
+# Two workers: the Docker layers in one (they share images and stacks), the unit layer beside them.
 test: $(VENV)/.installed ## Run every test: unit, integration (testcontainers) and end-to-end (compose)
-	$(PYTEST)
+	@started=$$(date +%s); status=0; $(PYTEST) -n 2 --dist loadgroup || status=$$?; \
+	  echo "make test: $$(( $$(date +%s) - started )) s"; exit $$status
 
 test-unit: $(VENV)/.installed ## Unit tests only (no Docker)
-	$(PYTEST) -m unit
+	$(PYTEST) -m unit -n 2
 
 test-integration: $(VENV)/.installed ## Integration tests (testcontainers: one or a few containers)
 	$(PYTEST) -m integration

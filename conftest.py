@@ -20,3 +20,8 @@ def pytest_collection_modifyitems(config, items):
         layers = [m.name for m in item.iter_markers() if m.name in LAYERS]
         if len(layers) != 1:
             raise pytest.UsageError(f"{item.nodeid}: mark it with exactly one of {LAYERS} (has {layers})")
+        # Under `pytest -n 2 --dist loadgroup` (make test) the tests that need Docker run one after
+        # the other in one worker, sharing its images and stacks, while the pure-Python layer runs
+        # beside them in the other.
+        if layers[0] != "unit":
+            item.add_marker(pytest.mark.xdist_group("docker"))
