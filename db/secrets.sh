@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generates missing secrets (never overwrites one): secrets/postgres-password,
-# secrets/replication-password and secrets/db/<service> for every services/<service>/Dockerfile.
+# secrets/replication-password and secrets/db/<service> for every services/<service>/compose.yaml.
 # Usage: db/secrets.sh [ROOT]   (ROOT = repository root, default: the current directory)
 #
 # Modes: compose bind-mounts file secrets and ignores uid/gid/mode outside Swarm, so the container
@@ -33,9 +33,9 @@ ensure() { # FILE
 
 ensure "$secrets/postgres-password"
 ensure "$secrets/replication-password"
-for dockerfile in "$root"/services/*/Dockerfile; do
-  [[ -f $dockerfile ]] || continue
-  name=$(basename "$(dirname "$dockerfile")")
+for service in "$root"/services/*/compose.yaml; do
+  [[ -f $service ]] || continue
+  name=$(basename "$(dirname "$service")")
   if [[ ! $name =~ ^[a-z][a-z0-9_-]{0,62}$ ]]; then
     echo "secrets.sh: skipping services/$name: not a usable database name" >&2
     continue
