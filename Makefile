@@ -100,14 +100,14 @@ lock: $(VENV)/.installed ## Re-pin every service's requirements.txt from its req
 # Your own project from this template (README, "Starting your own project"; configure.py).
 .PHONY: configure service update
 configure: ## Set the project's names: PROJECT=<slug> TITLE=.. REGISTRY=<host/path> REPO_URL=.. HTTP_PORT=..
-	$(PYTHON) configure.py project $(if $(PROJECT),--slug '$(PROJECT)') $(if $(TITLE),--title '$(TITLE)') \
+	$(PYTHON) -m starter.configure project $(if $(PROJECT),--slug '$(PROJECT)') $(if $(TITLE),--title '$(TITLE)') \
 	  $(if $(REGISTRY),--registry '$(REGISTRY)') $(if $(REPO_URL),--repo-url '$(REPO_URL)') \
 	  $(if $(filter command line,$(origin HTTP_PORT)),--http-port '$(HTTP_PORT)')
 
 service: ## Add a Flask service wired into compose, nginx, k8s: make service NAME=payments
 	@[ -n "$(NAME)" ] || { echo "usage: make service NAME=<name>" >&2; exit 2; }
 	@$(MAKE) $(VENV)/.installed
-	$(VENV)/bin/python configure.py service '$(NAME)'
+	$(VENV)/bin/python -m starter.configure service '$(NAME)'
 
 update: $(VENV)/.installed ## Pull template releases into the project and each service (VCS_REF=vX.Y.Z to pick one)
-	$(VENV)/bin/python configure.py update $(if $(VCS_REF),--vcs-ref '$(VCS_REF)')
+	$(VENV)/bin/python -m starter.configure update $(if $(VCS_REF),--vcs-ref '$(VCS_REF)')

@@ -35,7 +35,7 @@ def test_new_service_answers_through_nginx(generated, tmp_path):
     require_docker()
     project = tmp_path / "acme-store"
     shutil.copytree(generated, project, symlinks=True)
-    run(sys.executable, "configure.py", "service", "payments", cwd=project)
+    run(sys.executable, "-m", "starter.configure", "service", "payments", cwd=project)
     commit_all(project, "make service NAME=payments")
     # The air-gapped path needs the host-side wheelhouse; reuse this repository's (git-ignored).
     for wheel in (ROOT / "services/wheelhouse").glob("*.whl"):

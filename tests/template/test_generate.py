@@ -22,7 +22,7 @@ REFERENCE = re.compile(r"(?i)(?<!\w)shop(?!\w)")
 # Copier's own syntax (Makefile and workflows legitimately contain Go's {{.X}} and ${{ x }}).
 TEMPLATE_SYNTAX = re.compile(r"\{%|%\}|\{\{\s*(_copier\w*|project_\w+|registry|repo_url|http_port|service_name|kind)\b")
 # configure.py must know the reference name: it converts freshly rendered files on every update.
-MACHINERY = {"configure.py"}
+MACHINERY = {"starter/configure/__main__.py"}
 
 
 def text_files(project: Path):
@@ -50,7 +50,7 @@ def test_no_reference_names_or_template_syntax_left(generated):
                 problems.append(f"{relative}:{number}: {line.strip()[:100]}")
             if TEMPLATE_SYNTAX.search(line):
                 problems.append(f"{relative}:{number}: template syntax: {line.strip()[:100]}")
-    for part in ("copier.yml", "scaffold", "tests/template", "{{ _copier_conf.answers_file }}.jinja"):
+    for part in ("copier.yml", "starter/scaffold", "tests/template", ".copier-answers.yml.jinja"):
         if (generated / part).exists():
             problems.append(f"{part}: the template's own part was copied into the project")
     assert not problems, "\n".join(problems)
@@ -116,7 +116,7 @@ def test_configure_is_idempotent(project):
     args = [f"--slug={ANSWERS['project_slug']}", f"--title={ANSWERS['project_name']}",
             f"--registry={ANSWERS['registry']}", f"--repo-url={ANSWERS['repo_url']}",
             f"--http-port={ANSWERS['http_port']}"]
-    result = run(sys.executable, "configure.py", "project", *args, cwd=project)
+    result = run(sys.executable, "-m", "starter.configure", "project", *args, cwd=project)
     assert "nothing to change" in result.stdout
     assert git(project, "status", "--porcelain").stdout == ""
 
@@ -124,14 +124,14 @@ def test_configure_is_idempotent(project):
 def test_configure_refuses_bad_values_and_writes_nothing(project):
     for args in (["--slug=Acme"], ["--slug=data"], ["--slug=a--b"], ["--http-port=80"], ["--registry=https://x"],
                  ["--repo-url=not a url"], ["--title=a: b"]):
-        result = run(sys.executable, "configure.py", "project", *args, cwd=project, check=False)
+        result = run(sys.executable, "-m", "starter.configure", "project", *args, cwd=project, check=False)
         assert result.returncode == 2 and "configure.py project:" in result.stderr, (args, result.stderr)
     assert git(project, "status", "--porcelain").stdout == ""
 
 
 def test_rename_a_generated_project(project):
     """make configure PROJECT=... on a project that has its own name already (not the reference)."""
-    run(sys.executable, "configure.py", "project", "--slug=bolt", "--http-port=19090", cwd=project)
+    run(sys.executable, "-m", "starter.configure", "project", "--slug=bolt", "--http-port=19090", cwd=project)
     config = subprocess.run(["grep", "-rlw", "acme-store", "--exclude-dir=.git", "--exclude-dir=secrets",
                              "--exclude=.copier-answers.yml", "."], cwd=project, capture_output=True, text=True)
     assert config.stdout == "", f"still named acme-store:\n{config.stdout}"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 
 def configure_module():
-    spec = importlib.util.spec_from_file_location("template_configure", ROOT / "configure.py")
+    spec = importlib.util.spec_from_file_location("template_configure", ROOT / "starter/configure/__main__.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -30,7 +30,7 @@ def added_lines(project, path: str) -> list[str]:
 
 
 def test_add_a_service(project):
-    result = run(sys.executable, "configure.py", "service", "payments", cwd=project)
+    result = run(sys.executable, "-m", "starter.configure", "service", "payments", cwd=project)
     assert "service payments: added" in result.stdout
     for path in ("services/payments/Dockerfile", "services/payments/compose.yaml", "services/payments/requirements.in",
                  "services/payments/requirements.txt", "services/payments/gunicorn.conf.py",
@@ -57,7 +57,7 @@ def test_add_a_service(project):
         "    literals: [LOG_LEVEL=debug]"]
     # Running the registration again changes nothing (Copier runs it on copy only, but it is safe).
     before = git(project, "diff").stdout
-    run(sys.executable, "configure.py", "register-service", "payments", cwd=project)
+    run(sys.executable, "-m", "starter.configure", "register-service", "payments", cwd=project)
     assert git(project, "diff").stdout == before
     # The project's own unit layer, the new service's tests and its manifests included.
     tests = unit_tests(project, "-vv")
@@ -96,7 +96,7 @@ BAD_NAMES = {
 
 @pytest.mark.parametrize("name", BAD_NAMES)
 def test_bad_names_are_refused_and_nothing_is_written(project, name):
-    result = run(sys.executable, "configure.py", "service", name, cwd=project, check=False)
+    result = run(sys.executable, "-m", "starter.configure", "service", name, cwd=project, check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert BAD_NAMES[name] in result.stderr and f"'{name}'" in result.stderr, result.stderr
     assert git(project, "status", "--porcelain", "--untracked-files=all").stdout == ""
@@ -104,9 +104,9 @@ def test_bad_names_are_refused_and_nothing_is_written(project, name):
 
 def test_make_service_runs_the_script(generated):
     dry = run("make", "-n", "service", "NAME=payments", cwd=generated).stdout
-    assert "configure.py service 'payments'" in dry
+    assert "-m starter.configure service 'payments'" in dry
     usage = run("make", "service", cwd=generated, check=False, env={"NAME": ""})
-    assert "configure.py" not in usage.stdout
+    assert "starter.configure" not in usage.stdout
 
 
 @pytest.mark.parametrize("name", ["Payments", "pay-ments", "chassis", "class"])

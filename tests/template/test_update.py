@@ -29,7 +29,7 @@ def release(tmp_path) -> tuple[Path, Path]:
     """A template at v0.1.0 and a project generated from it, with a service, both committed."""
     template = build_template_repo(tmp_path / "template")
     project = generate(template, tmp_path / "acme-store")
-    run(sys.executable, "configure.py", "service", "payments", cwd=project)
+    run(sys.executable, "-m", "starter.configure", "service", "payments", cwd=project)
     commit_all(project, "make service NAME=payments")
     return template, project
 
@@ -51,11 +51,11 @@ def test_update_keeps_edits_and_marks_conflicts_inline(release):
     edit(template / "compose.yaml", "    stop_grace_period: 15s", "    stop_grace_period: 16s")
     edit(template / "k8s/base/database/cluster.yaml", "description: PostgreSQL for the shop services",
          "description: PostgreSQL for the shop services (v0.2)")
-    edit(template / "scaffold/service/services/{{ service_name }}/{{ service_name }}/__init__.py.jinja",
+    edit(template / "starter/scaffold/service/services/{{ service_name }}/{{ service_name }}/__init__.py.jinja",
          "__version__ = \"0.1.0\"", "__version__ = \"0.1.0\"  # v0.2: set by the release")
     commit_all(template, "v0.2 changes")
 
-    result = run(sys.executable, "configure.py", "update", "--vcs-ref", "HEAD", cwd=project, check=False)
+    result = run(sys.executable, "-m", "starter.configure", "update", "--vcs-ref", "HEAD", cwd=project, check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "compose.yaml" in result.stderr and "conflicts marked inline" in result.stderr
 
@@ -90,19 +90,19 @@ def test_update_keeps_edits_and_marks_conflicts_inline(release):
 def test_update_to_the_same_version_changes_nothing(release):
     """Copier re-renders the template three times and runs configure.py in each: idempotent."""
     _, project = release
-    result = run(sys.executable, "configure.py", "update", cwd=project)
+    result = run(sys.executable, "-m", "starter.configure", "update", cwd=project)
     assert "no conflicts" in result.stdout
     assert git(project, "status", "--porcelain", "--untracked-files=all").stdout == ""
 
 
 def test_update_refuses_a_dirty_tree_or_a_clone(project, tmp_path):
     (project / "README.md").write_text("changed\n")
-    result = run(sys.executable, "configure.py", "update", cwd=project, check=False)
+    result = run(sys.executable, "-m", "starter.configure", "update", cwd=project, check=False)
     assert result.returncode == 2 and "uncommitted changes" in result.stderr
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "--quiet", ROOT, clone, check=False)
-    if (clone / "configure.py").is_file():  # the lead has committed the template machinery
-        result = run(sys.executable, "configure.py", "update", cwd=clone, check=False)
+    if (clone / "starter/configure").is_dir():  # the lead has committed the template machinery
+        result = run(sys.executable, "-m", "starter.configure", "update", cwd=clone, check=False)
         assert result.returncode == 2 and "not a generated project" in result.stderr
 
 

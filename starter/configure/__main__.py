@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_SLUG = "shop"  # the template's own name; generated projects replace it
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 SERVICE_RE = re.compile(r"^[a-z][a-z0-9]{1,29}$")
