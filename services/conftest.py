@@ -201,7 +201,21 @@ def users_service(start_users) -> UsersService:
     return UsersService(container, url, ids)
 
 
-# --- apps under test, each request inside the test's rolled-back transaction --------------------
+# --- apps under test ---------------------------------------------------------------------------
+
+@pytest.fixture
+def offline_client():
+    """Factory: a test client of ``service``'s app whose database is never reached (engines are
+    lazy; any request that got that far would fail to connect): for input refused before it."""
+    def make(service: str, **environ: str):
+        settings = {"DATABASE_PRIMARY_HOSTS": "127.0.0.1", "DATABASE_PORT": "1", "SERVICE_NAME": service,
+                    "DATABASE_PASSWORD": "k7PqX2vN9wLm4RtZ", "LOG_LEVEL": "warning", **environ}
+        return importlib.import_module(service).create_app(settings).test_client()
+
+    return make
+
+
+# Each request below runs inside the test's rolled-back transaction.
 
 @pytest.fixture
 def client_of(service_database, request):

@@ -32,9 +32,8 @@ def added_lines(project, path: str) -> list[str]:
 def test_add_a_service(project):
     result = run(sys.executable, "-m", "starter.configure", "service", "payments", cwd=project)
     assert "service payments: added" in result.stdout
-    for path in ("services/payments/Dockerfile", "services/payments/compose.yaml", "services/payments/requirements.in",
-                 "services/payments/requirements.txt", "services/payments/gunicorn.conf.py",
-                 "services/payments/alembic.ini", "services/payments/migrations/versions/0001_create_items.py",
+    for path in ("services/payments/compose.yaml", "services/payments/requirements.in",
+                 "services/payments/requirements.txt", "services/payments/migrations/versions/0001_create_items.py",
                  "services/payments/payments/api.py", "services/payments/tests/test_api_validation.py",
                  "nginx/routes/payments.conf", "nginx/upstreams/payments.conf.template",
                  "k8s/base/apps/payments/networkpolicy.yaml", "k8s/base/apps/payments/database.yaml",
@@ -59,11 +58,13 @@ def test_add_a_service(project):
     before = git(project, "diff").stdout
     run(sys.executable, "-m", "starter.configure", "register-service", "payments", cwd=project)
     assert git(project, "diff").stdout == before
-    # The project's own unit layer, the new service's tests and its manifests included.
+    # The project's own unit layer, the new service's tests and its manifests included: its own
+    # folder's, and the checks every service gets (parametrized by service name).
     tests = unit_tests(project, "-vv")
     assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
-    ran = re.findall(r"services/payments/tests/\S+ PASSED", tests.stdout)
-    assert len(ran) >= 15, "the new service's own tests did not run"
+    own = re.findall(r"services/payments/tests/\S+ PASSED", tests.stdout)
+    shared = re.findall(r"services/chassis/tests/\S+\[(?:[^\]]*-)?payments(?:-[^\]]*)?\] PASSED", tests.stdout)
+    assert len(own) >= 6 and len(shared) >= 15, f"the new service's tests did not run: {len(own)} own, {len(shared)} shared"
     assert re.search(r"test_every_service_is_listed\S* PASSED", tests.stdout)
     assert "payments" in "".join(re.findall(r"tests/k8s/test_k8s_parity.py::\S+ PASSED", tests.stdout))
 
@@ -136,10 +137,9 @@ def test_copier_yml_and_configure_reserve_the_same_names():
 # users' files that the scaffold mirrors line for line (the network policy differs: orders
 # calls users; the package differs: users is the example of a real resource).
 MIRRORED = [
-    "services/users/Dockerfile", "services/users/compose.yaml", "services/users/requirements.in",
-    "services/users/requirements.txt", "services/users/alembic.ini", "services/users/gunicorn.conf.py",
-    "services/users/migrations/env.py", "services/users/migrations/script.py.mako",
-    "services/users/users/settings.py", "nginx/routes/users.conf", "nginx/upstreams/users.conf.template",
+    "services/users/compose.yaml", "services/users/requirements.in", "services/users/requirements.txt",
+    "services/users/users/settings.py",
+    "nginx/routes/users.conf", "nginx/upstreams/users.conf.template",
     *(f"k8s/base/apps/users/{f}.yaml" for f in
       ("database", "deployment", "kustomization", "migrate-job", "service", "serviceaccount")),
 ]
