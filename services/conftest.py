@@ -3,7 +3,7 @@
 One PostgreSQL container per test session, from the project's db image, with one role + database
 per service provisioned by the image's own ``provision`` mode, and each service's real Alembic
 migrations applied. Tests do not restart anything: each runs inside an outer transaction that is
-rolled back (``Database.use_connection``: the app's sessions become savepoints of it), so they
+rolled back (``PinnedDatabase``: the app's sessions become savepoints of it), so they
 share the database without seeing each other's rows, and hundreds of them stay cheap.
 
 ``orders`` talks to a real ``users`` container (the users image, its own database) on the same
@@ -126,17 +126,29 @@ def service_database(service_postgres) -> Iterator[Callable[[str], Database]]:
         database.dispose()
 
 
+class PinnedDatabase(Database):
+    """The service's Database, except that every connection the app takes is ``connection``,
+    inside the test's outer transaction: sessions become savepoints of it, and the test rolls it
+    all back."""
+
+    def __init__(self, database: Database, connection):
+        super().__init__(database.settings, database.application_name, database.pool_size)
+        self._pinned = connection
+
+    @contextlib.contextmanager
+    def connect(self, *, readonly: bool = False, autocommit: bool = False):
+        yield self._pinned
+
+
 @contextlib.contextmanager
 def rolled_back(database: Database) -> Iterator[Database]:
-    """Everything the app writes through ``database`` happens in savepoints of one outer
-    transaction, rolled back at the end: the next test starts from the migrated, empty tables."""
+    """Everything the app writes through the yielded Database happens in one outer transaction,
+    rolled back at the end: the next test starts from the migrated, empty tables."""
     with database.write.connect() as connection:
         outer = connection.begin()
-        database.use_connection(connection)
         try:
-            yield database
+            yield PinnedDatabase(database, connection)
         finally:
-            database.use_connection(None)
             outer.rollback()
 
 

@@ -1,24 +1,40 @@
 """A primary/replica pair of engines over libpq multi-host connection strings.
 
-Writes (and reads that must see them) use ``write``: libpq tries the hosts in order and keeps the
-first that accepts writes (``target_session_attrs=read-write``), so after a failover new
-connections find the promoted node without a restart. List and search reads use ``read``, which
-prefers a standby and falls back to the primary. Engines are built lazily, in the gunicorn worker
+Writes (and reads that must see them) use the primary's engine: libpq tries the hosts in order
+and keeps the first that accepts writes (``target_session_attrs=read-write``), so after a failover
+new connections find the promoted node without a restart. List and search reads (``readonly``)
+prefer a standby and fall back to the primary. Engines are built lazily, in the gunicorn worker
 that uses them, never in the master before it forks.
 """
 
 from __future__ import annotations
 
+import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, text
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session
 
 from chassis.settings import DatabaseSettings
 
 CONNECT_TIMEOUT_SECONDS = 3
+_PSYCOPG = psycopg_dialect()
+
+
+def _closed_by_the_server(dbapi_connection, _record, _proxy) -> None:
+    """Checked at every pool checkout, without a round trip: an idle connection has nothing to
+    read, so a readable socket means the server closed it (a restart, a failover, a terminated
+    backend: PostgreSQL sends a FATAL notice, then closes). The pool then connects anew; SQLAlchemy
+    retries a checkout that raises DisconnectionError. (A ping per checkout would cost a round trip
+    on every request; a hung server is bounded by the connection's timeouts instead.)"""
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def engine_for(settings: DatabaseSettings, hosts: tuple[str, ...], session_attrs: str, *,
@@ -34,30 +50,22 @@ def engine_for(settings: DatabaseSettings, hosts: tuple[str, ...], session_attrs
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "application_name": application_name,
     }
-    return create_engine(
+    engine = create_engine(
         "postgresql+psycopg://",
         connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        # Pre-ping costs a round trip per checkout; without it, after a failover or a node restart
-        # the first request on each worker's stale pooled connections would fail (a 503).
-        pool_pre_ping=True,
         pool_recycle=300,
     )
-
-
-def _session_factory(bind: Engine | Connection) -> sessionmaker:
-    # create_savepoint: bound to a connection already in a transaction (tests), a session's
-    # begin() becomes a savepoint; bound to an engine it changes nothing.
-    return sessionmaker(bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    event.listen(engine, "checkout", _closed_by_the_server)
+    return engine
 
 
 class Database:
     def __init__(self, settings: DatabaseSettings, application_name: str, pool_size: int = 5):
         self.settings, self.application_name, self.pool_size = settings, application_name, pool_size
         self._engines: dict[str, Engine] = {}
-        self._sessions: dict[str, sessionmaker] = {}  # one factory per engine: cheap sessions
         self._lock = threading.Lock()
 
     def _engine(self, kind: str) -> Engine:
@@ -73,7 +81,6 @@ class Database:
                     )
                     engine = engine_for(self.settings, hosts, attrs,
                                         application_name=self.application_name, pool_size=self.pool_size)
-                    self._sessions[kind] = _session_factory(engine)
                     self._engines[kind] = engine
         return engine
 
@@ -81,37 +88,48 @@ class Database:
     def write(self) -> Engine:
         return self._engine("write")
 
-    @property
-    def read(self) -> Engine:
-        return self._engine("read")
+    @contextmanager
+    def connect(self, *, readonly: bool = False, autocommit: bool = False) -> Iterator[Connection]:
+        """The one place a request takes a pooled connection: the primary's, or a standby's for
+        ``readonly`` reads. ``autocommit``: each statement is its own transaction (no BEGIN and
+        COMMIT round trips), for single-statement reads."""
+        with self._engine("read" if readonly else "write").connect() as connection:
+            if autocommit:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
-        kind = "read" if readonly else "write"
-        factory = self._sessions.get("test") or self._sessions.get(kind)
-        if factory is None:
-            self._engine(kind)
-            factory = self._sessions[kind]
-        with factory() as session, session.begin():
-            yield session
+        with self.connect(readonly=readonly) as connection:
+            # create_savepoint: on a connection already in a transaction (the tests' rolled-back
+            # one), begin() becomes a savepoint; on a fresh connection it is a plain BEGIN.
+            with Session(connection, expire_on_commit=False, join_transaction_mode="create_savepoint") as session, \
+                    session.begin():
+                yield session
 
-    def use_connection(self, connection: Connection | None) -> None:
-        """For tests: run every session in savepoints of ``connection``'s outer transaction, which
-        the test rolls back, so tests share one database without seeing each other's rows."""
-        if connection is None:
-            self._sessions.pop("test", None)
-        else:
-            self._sessions["test"] = _session_factory(connection)
+    def fetch_one(self, statement: str, params: Mapping[str, Any], *, readonly: bool = False) -> dict | None:
+        """One row of a constant SQL statement, or None: the hot-path read. One round trip (no
+        transaction around it); psycopg prepares the statement server-side after a few runs."""
+        with self.connect(readonly=readonly, autocommit=True) as connection:
+            row = connection.exec_driver_sql(statement, params).mappings().first()
+        return dict(row) if row is not None else None
 
     def ping(self) -> None:
-        with self.write.connect() as conn:
+        with self.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
+
+
+def sql(statement: Executable) -> str:
+    """A Core statement compiled once, at import, into psycopg's SQL text (``%(name)s``
+    parameters): the hot paths run it with ``Database.fetch_one`` and skip SQLAlchemy's per-call
+    compilation and cache lookups."""
+    return str(statement.compile(dialect=_PSYCOPG))
 
 
 def served_by(session: Session) -> str:
