@@ -30,6 +30,10 @@ def container(objects, kind, name):
     return find(objects, kind, name)["spec"]["template"]["spec"]["containers"][0]
 
 
+def env_var(objects, kind, name, var):
+    return next(v for v in container(objects, kind, name)["env"] if v["name"] == var)
+
+
 def delete(objects, kind, name):
     objects.remove(find(objects, kind, name))
 
@@ -143,12 +147,12 @@ MUTATIONS = [
     ),
     (
         "replica-hosts-write-only",
-        lambda o: find(o, "ConfigMap", prefix="users-config-")["data"].update(DATABASE_REPLICA_HOSTS="shop-db-rw"),
+        lambda o: env_var(o, "Deployment", "users", "DATABASE_REPLICA_HOSTS").update(value="shop-db-rw"),
         ["Deployment/users", "env[DATABASE_REPLICA_HOSTS]"],
     ),
     (
         "wrong-database",
-        lambda o: find(o, "ConfigMap", prefix="orders-config-")["data"].update(DATABASE_NAME="users"),
+        lambda o: env_var(o, "Deployment", "orders", "DATABASE_NAME").update(value="users"),
         ["Deployment/orders", "env[DATABASE_NAME]"],
     ),
     (
@@ -205,7 +209,7 @@ MUTATIONS = [
     ),
     (
         "orders-cut-from-users",
-        lambda o: find(o, "NetworkPolicy", "users")["spec"]["ingress"][0]["from"].pop(1),
+        lambda o: delete(o, "NetworkPolicy", "users-from-orders"),
         ["Deployment/orders -> Deployment/users:8000", "is blocked"],
     ),
     (
