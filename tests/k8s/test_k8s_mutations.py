@@ -8,7 +8,14 @@ import copy
 
 import pytest
 import yaml
-from k8s_gitops import check_application, check_workflow
+from k8s_gitops import (
+    check_app_of_apps,
+    check_application,
+    check_bootstrap,
+    check_projects,
+    check_readme_commands,
+    check_workflow,
+)
 from k8s_lib import REPO, Env, load_env, render
 from k8s_policy import all_violations
 from k8s_schemas import validate
@@ -246,22 +253,92 @@ def test_unmutated_prod_is_clean():
     assert not all_violations(Env("prod", copy.deepcopy(PROD.objects)))
 
 
+def _argocd(env):
+    objects = copy.deepcopy(list(render(f"argocd/{env}").objects))
+    return objects, {o["metadata"]["name"]: o for o in objects if o["kind"] in ("Application", "AppProject")}
+
+
 def test_argocd_rules_are_enforced():
-    objects = copy.deepcopy(list(render("argocd/prod").objects))
-    apps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Application"}
-    apps["shop-apps"]["spec"]["syncPolicy"]["automated"] = {"prune": True}
-    apps["cnpg-operator"]["spec"]["source"]["targetRevision"] = "0.*"
-    apps["shop-database"]["spec"]["source"]["path"] = "k8s/overlays/staging/database"
-    apps["shop-database"]["spec"]["syncPolicy"]["syncOptionz"] = []
-    problems = [p for a in apps.values() for p in check_application(a, objects, "prod")]
-    problems += validate(apps["shop-database"])
+    objects, by_name = _argocd("prod")
+    by_name["shop-root"]["spec"]["syncPolicy"]["automated"] = {"prune": True}
+    del by_name["cnpg-operator"]["spec"]["syncPolicy"]["automated"]
+    by_name["cnpg-operator"]["spec"]["source"]["targetRevision"] = "0.*"
+    by_name["shop-database"]["spec"]["source"]["path"] = "k8s/overlays/staging/database"
+    by_name["shop-database"]["spec"]["syncPolicy"]["syncOptionz"] = []
+    apps = [o for o in objects if o["kind"] == "Application"]
+    problems = [p for a in apps for p in check_application(a, objects, "prod")]
+    problems += validate(by_name["shop-database"])
     for expected in (
-        "Application/shop-apps: spec.syncPolicy.automated: prod syncs manually",
+        "Application/shop-root: spec.syncPolicy.automated: prod's root syncs only when a person syncs it",
+        "Application/cnpg-operator: spec.syncPolicy.automated: a child of the root syncs itself",
         "Application/cnpg-operator: spec.source.targetRevision",
         "Application/shop-database: spec.source.path",
         "Application/shop-database: spec.syncPolicy: Additional properties are not allowed ('syncOptionz'",
     ):
         assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+def test_wave_order_is_enforced():
+    objects, by_name = _argocd("prod")
+    by_name["shop-database"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "1"
+    problems = check_app_of_apps(objects, "prod")
+    assert any("sync-wave" in p and "'shop-database': 1" in p for p in problems), problems
+
+
+def test_bootstrap_rules_are_enforced():
+    objects, _ = _argocd("prod")
+    problems = check_bootstrap(objects, "prod")
+    assert any("Application/shop-apps: only AppProjects and Application/shop-root" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "mutate,expected",
+    [
+        pytest.param(
+            lambda p: p["shop"]["spec"]["clusterResourceWhitelist"][0].pop("name"),
+            "AppProject/shop: spec.clusterResourceWhitelist: {'group': '', 'kind': 'Namespace'} allows more",
+            id="shop-any-namespace",
+        ),
+        pytest.param(
+            lambda p: p["platform"]["spec"]["sourceRepos"].append("https://github.com/example/shop.git"),
+            "AppProject/platform: spec.sourceRepos: this repository may not feed",
+            id="platform-takes-the-repository",
+        ),
+        pytest.param(
+            lambda p: p["root"]["spec"]["namespaceResourceWhitelist"].append({"group": "", "kind": "Secret"}),
+            "AppProject/root: spec.namespaceResourceWhitelist: only Applications and AppProjects",
+            id="root-creates-secrets",
+        ),
+        pytest.param(
+            lambda p: p["shop"]["spec"]["namespaceResourceWhitelist"].append({"group": "*", "kind": "*"}),
+            "AppProject/shop: spec.namespaceResourceWhitelist[",
+            id="wildcard-kind",
+        ),
+        pytest.param(
+            lambda p: p["platform"]["spec"]["destinations"][0].update(namespace="*"),
+            "AppProject/platform: spec.destinations[0].namespace: '*' is a wildcard",
+            id="wildcard-destination",
+        ),
+    ],
+)
+def test_project_rules_are_enforced(mutate, expected):
+    objects, by_name = _argocd("prod")
+    mutate(by_name)
+    problems = check_projects(objects, "prod")
+    assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "command,expected",
+    [
+        ("argocd app sync shop-database shop-apps", "sync shop-root alone"),
+        ("kubectl apply -n argocd -k k8s/argocd/prod", "applies every Application at once"),
+    ],
+)
+def test_readme_command_rules_are_enforced(command, expected):
+    envs = {e: list(render(f"argocd/{e}").objects) for e in ("dev", "prod")}
+    problems = check_readme_commands(f"```sh\n{command}\n```\n", envs)
+    assert any(expected in p for p in problems), problems
 
 
 def test_workflow_rules_are_enforced(tmp_path):
