@@ -230,6 +230,69 @@ MUTATIONS = [
         ["ConfigMap/users-config-", "data.DATABASE_PASSWORD"],
     ),
     (
+        "pooler-bypassed",
+        lambda o: [
+            env_var(o, "Deployment", "users", "DATABASE_PRIMARY_HOSTS").update(value="shop-db-rw"),
+            env_var(o, "Deployment", "users", "DATABASE_REPLICA_HOSTS").update(value="shop-db-ro,shop-db-rw"),
+        ],
+        ["Cluster/shop-db", "spec.postgresql.parameters.max_connections", "rw side"],
+    ),
+    (
+        "hpa-beyond-pooler",
+        lambda o: find(o, "HorizontalPodAutoscaler", "users")["spec"].update(maxReplicas=100),
+        ["Pooler/shop-db-pooler-rw", "spec.pgbouncer.parameters.max_client_conn", "100 pods x 4 workers x 4 threads"],
+    ),
+    (
+        "pool-beyond-server",
+        lambda o: find(o, "Pooler", "shop-db-pooler-ro")["spec"]["pgbouncer"]["parameters"].update(
+            default_pool_size="100"
+        ),
+        ["Cluster/shop-db", "spec.postgresql.parameters.max_connections", "ro side"],
+    ),
+    (
+        "session-pooling",
+        lambda o: find(o, "Pooler", "shop-db-pooler-rw")["spec"]["pgbouncer"].update(poolMode="session"),
+        ["Cluster/shop-db", "no Pooler of type rw in transaction mode"],
+    ),
+    (
+        "service-reaches-instances",
+        lambda o: (
+            find(o, "NetworkPolicy", "users")["spec"]["egress"].append(
+                {"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "shop-db"}}}]}
+            )
+            or find(o, "Deployment", "users")["spec"]["template"]["metadata"]["labels"].update(
+                {"shop.example.com/db-client": "true"}
+            )
+        ),
+        ["Deployment/users -> Cluster/shop-db instance:5432", "is allowed"],
+    ),
+    (
+        "old-postgres",
+        lambda o: find(o, "ImageCatalog", "postgresql")["spec"]["images"][0].update(
+            image="ghcr.io/cloudnative-pg/postgresql:17.8-standard-trixie"
+        ),
+        ["ImageCatalog/postgresql", "spec.images[0].image", "older than 17.11"],
+    ),
+    (
+        "floating-postgres-tag",
+        lambda o: find(o, "ImageCatalog", "postgresql")["spec"]["images"][0].update(
+            image="ghcr.io/cloudnative-pg/postgresql:17-standard-trixie"
+        ),
+        ["ImageCatalog/postgresql", "spec.images[0].image", "not pinned"],
+    ),
+    (
+        "image-outside-catalog",
+        lambda o: find(o, "Cluster", "shop-db")["spec"].update(imageName="ghcr.io/cloudnative-pg/postgresql:17.11"),
+        ["Cluster/shop-db", "spec.imageName", "ImageCatalog"],
+    ),
+    (
+        "spread-counts-tainted-nodes",
+        lambda o: find(o, "Deployment", "orders")["spec"]["template"]["spec"]["topologySpreadConstraints"][0].pop(
+            "nodeTaintsPolicy"
+        ),
+        ["Deployment/orders", "topologySpreadConstraints[0].nodeTaintsPolicy", "Honor"],
+    ),
+    (
         "namespace-not-restricted",
         lambda o: find(o, "Namespace", "shop-prod")["metadata"]["labels"].update(
             {"pod-security.kubernetes.io/enforce": "baseline"}
