@@ -145,6 +145,17 @@ def check_app_of_apps(objects: list[dict], env: str) -> list[str]:
         out.append(
             f"metadata.annotations[argocd.argoproj.io/sync-wave]: {order} must strictly increase in that order"
         )
+    plugins = {
+        plugin.get("name")
+        for o in render(f"overlays/{env}/database").objects
+        if o["kind"] == "Cluster"
+        for plugin in o["spec"].get("plugins") or []
+    }
+    if "barman-cloud.cloudnative-pg.io" in plugins and "barman-cloud" not in by_name:
+        out.append(
+            f"Application/barman-cloud: not rendered for {env}, but Cluster/shop-db archives through the plugin "
+            "(installed by hand, a missing plugin stalls the database)"
+        )
     unordered = sorted(set(by_name) - set(order) - {ROOT_APP})
     if unordered:
         out.append(f"Application/{unordered[0]}: metadata.annotations[argocd.argoproj.io/sync-wave]: not in WAVE_ORDER")

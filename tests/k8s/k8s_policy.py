@@ -436,12 +436,28 @@ def check_references(env: Env) -> list[str]:
         target = hpa["spec"]["scaleTargetRef"]
         need(hpa, "spec.scaleTargetRef", target["kind"], target["name"])
     for cluster in env.of_kind("Cluster"):
-        declared = _declared(cluster, EXTERNAL_OBJECTS)
         for plugin in cluster["spec"].get("plugins") or []:
-            store = (plugin.get("parameters") or {}).get("barmanObjectName")
-            if store and f"ObjectStore/{store}" not in declared:
+            name = (plugin.get("parameters") or {}).get("barmanObjectName")
+            if not name:
+                continue
+            where = f"{ref(cluster)}: spec.plugins[{plugin['name']}].parameters.barmanObjectName"
+            store = env.get("ObjectStore", name)
+            if store is None:
+                out.append(f"{where}: ObjectStore/{name} is not rendered (Argo CD must manage it, or the sync stalls)")
+            elif not wave(store) < wave(cluster):
                 out.append(
-                    f"{ref(cluster)}: spec.plugins[{plugin['name']}].parameters.barmanObjectName: ObjectStore/{store} is not declared in {EXTERNAL_OBJECTS}"
+                    f"{ref(store)}: metadata.annotations[argocd.argoproj.io/sync-wave]: {wave(store)} must be below {ref(cluster)}'s {wave(cluster)}"
+                )
+    for store in env.of_kind("ObjectStore"):
+        credentials = store["spec"]["configuration"].get("s3Credentials") or {}
+        for key in ("accessKeyId", "secretAccessKey"):
+            if key in credentials:
+                need(
+                    store,
+                    f"spec.configuration.s3Credentials.{key}.name",
+                    "Secret",
+                    credentials[key]["name"],
+                    _declared(store, EXTERNAL_SECRETS),
                 )
     return out
 

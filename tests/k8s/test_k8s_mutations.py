@@ -293,6 +293,18 @@ MUTATIONS = [
         ["Deployment/orders", "topologySpreadConstraints[0].nodeTaintsPolicy", "Honor"],
     ),
     (
+        "objectstore-unmanaged",
+        lambda o: delete(o, "ObjectStore", "shop-db-backups"),
+        ["Cluster/shop-db", "barmanObjectName", "ObjectStore/shop-db-backups is not rendered"],
+    ),
+    (
+        "objectstore-after-cluster",
+        lambda o: find(o, "ObjectStore", "shop-db-backups")["metadata"]["annotations"].update(
+            {"argocd.argoproj.io/sync-wave": "0"}
+        ),
+        ["ObjectStore/shop-db-backups", "sync-wave", "below Cluster/shop-db"],
+    ),
+    (
         "namespace-not-restricted",
         lambda o: find(o, "Namespace", "shop-prod")["metadata"]["labels"].update(
             {"pod-security.kubernetes.io/enforce": "baseline"}
@@ -346,6 +358,13 @@ def test_wave_order_is_enforced():
     by_name["shop-database"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "1"
     problems = check_app_of_apps(objects, "prod")
     assert any("sync-wave" in p and "'shop-database': 1" in p for p in problems), problems
+
+
+def test_backup_plugin_must_be_an_application():
+    objects, by_name = _argocd("prod")
+    objects.remove(by_name["barman-cloud"])
+    problems = check_app_of_apps(objects, "prod")
+    assert any("Application/barman-cloud: not rendered for prod" in p for p in problems), problems
 
 
 def test_bootstrap_rules_are_enforced():
