@@ -164,7 +164,9 @@ def pooler_pod(env: Env, pooler: dict) -> Pod:
 
 
 # Pods outside the environment, where the manifests say they are.
-INGRESS_CONTROLLER = Pod("ingress controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+GATEWAY_PROXY = Pod("Gateway proxy", "envoy-gateway-system", {"app.kubernetes.io/name": "envoy"})
+# Only with the optional components/ingress (its networkpolicy.yaml names this namespace).
+INGRESS_CONTROLLER = Pod("ingress controller", "ingress-controller", {"app.kubernetes.io/name": "ingress"})
 CNPG_OPERATOR = Pod("CloudNativePG operator", "cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"})
 PROMETHEUS = Pod("Prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 KUBE_DNS = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"})

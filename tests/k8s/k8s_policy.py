@@ -25,6 +25,7 @@ from k8s_lib import (
 from k8s_netpol import (
     API_SERVER,
     CNPG_OPERATOR,
+    GATEWAY_PROXY,
     INGRESS_CONTROLLER,
     INTERNET,
     KUBE_DNS,
@@ -326,6 +327,33 @@ def check_image_catalog(obj: dict) -> list[str]:
     return out
 
 
+# Annotations that mean the same to every controller; any other on an Ingress is one
+# controller's dialect (ingress-nginx's nginx.ingress.kubernetes.io/..., and the like).
+PORTABLE_ANNOTATIONS = ("cert-manager.io/", "argocd.argoproj.io/", "shop.example.com/", "kubectl.kubernetes.io/")
+
+
+def check_ingress(obj: dict) -> list[str]:
+    if obj.get("kind") != "Ingress":
+        return []
+    return [
+        f"{ref(obj)}: metadata.annotations[{key}]: tied to one ingress controller (the Ingress must work with any)"
+        for key in annotations(obj)
+        if not key.startswith(PORTABLE_ANNOTATIONS)
+    ]
+
+
+def check_entry(env: Env) -> list[str]:
+    """The entry point is an HTTPRoute to nginx (Gateway API), not an Ingress."""
+    routes = [
+        r
+        for r in env.of_kind("HTTPRoute")
+        for rule in r["spec"].get("rules") or []
+        for b in rule.get("backendRefs") or []
+        if b["name"] == "nginx"
+    ]
+    return [] if routes else ["HTTPRoute: none routes to Service/nginx (the Gateway API entry point)"]
+
+
 def check_database_role(obj: dict) -> list[str]:
     if obj.get("kind") != "DatabaseRole":
         return []
@@ -348,6 +376,7 @@ OBJECT_CHECKS = (
     check_migration_job,
     check_cluster,
     check_image_catalog,
+    check_ingress,
     check_database_role,
 )
 
@@ -432,6 +461,27 @@ def check_references(env: Env) -> list[str]:
                     out.append(
                         f"{ref(ingress)}: spec.rules[{rule.get('host')}].backend.service.port: {port!r} is not a port of Service/{backend['name']}"
                     )
+    for route in env.of_kind("HTTPRoute"):
+        for i, parent in enumerate(route["spec"].get("parentRefs") or []):
+            if parent.get("kind", "Gateway") == "Gateway" and parent.get("namespace") in (None, env.namespace):
+                need(route, f"spec.parentRefs[{i}]", "Gateway", parent["name"])
+        for i, rule in enumerate(route["spec"].get("rules") or []):
+            for j, backend in enumerate(rule.get("backendRefs") or []):
+                where = f"spec.rules[{i}].backendRefs[{j}]"
+                service = env.get("Service", backend["name"])
+                need(route, f"{where}.name", "Service", backend["name"])
+                if service and backend.get("port") not in {p["port"] for p in service["spec"]["ports"]}:
+                    out.append(f"{ref(route)}: {where}.port: {backend.get('port')!r} is not a port of Service/{backend['name']}")
+    for gateway in env.of_kind("Gateway"):
+        for listener in gateway["spec"]["listeners"]:
+            for j, cert in enumerate((listener.get("tls") or {}).get("certificateRefs") or []):
+                need(
+                    gateway,
+                    f"spec.listeners[{listener['name']}].tls.certificateRefs[{j}]",
+                    "Secret",
+                    cert["name"],
+                    _declared(gateway, EXTERNAL_SECRETS),
+                )
     for hpa in env.of_kind("HorizontalPodAutoscaler"):
         target = hpa["spec"]["scaleTargetRef"]
         need(hpa, "spec.scaleTargetRef", target["kind"], target["name"])
@@ -709,9 +759,11 @@ def network_flows(env: Env) -> list[tuple]:
         flows.append((pod, KUBE_DNS, 53, "UDP", True, "name resolution"))
         flows.append((pod, API_SERVER, 443, "TCP", False, "no workload talks to the Kubernetes API"))
         flows.append((pod, INTERNET, 443, "TCP", False, "services have no route out"))
+    entries = [GATEWAY_PROXY] + ([INGRESS_CONTROLLER] if env.of_kind("Ingress") else [])
     if nginx:
-        flows.append((INGRESS_CONTROLLER, nginx, 8080, "TCP", True, "the only entry"))
-        flows.append((STRANGER, nginx, 8080, "TCP", False, "only the ingress controller reaches nginx"))
+        for entry in entries:
+            flows.append((entry, nginx, 8080, "TCP", True, "the entry point"))
+        flows.append((STRANGER, nginx, 8080, "TCP", False, "only the Gateway's proxies reach nginx"))
         for d in db + poolers:
             flows.append((nginx, d, 5432, "TCP", False, "the front tier never reaches the data tier"))
     apis = {d["metadata"]["name"]: workload_pod(env, d) for d in env.api_deployments()}
@@ -724,7 +776,8 @@ def network_flows(env: Env) -> list[tuple]:
     for name, pod in apis.items():
         if nginx:
             flows.append((nginx, pod, 8000, "TCP", True, "nginx routes /api/<service>/"))
-        flows.append((INGRESS_CONTROLLER, pod, 8000, "TCP", False, "services are reached through nginx only"))
+        for entry in entries:
+            flows.append((entry, pod, 8000, "TCP", False, "services are reached through nginx only"))
         for other, other_pod in apis.items():
             if other != name:
                 flows.append(
@@ -804,6 +857,7 @@ ENV_CHECKS = {
     "namespace": check_namespace,
     "database-wiring": check_database_wiring,
     "postgres-image": check_postgres_image,
+    "entry": check_entry,
     "connections": check_connections,
     "sync-waves": check_sync_waves,
     "prod-availability": check_prod_availability,

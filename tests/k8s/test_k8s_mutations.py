@@ -173,11 +173,38 @@ MUTATIONS = [
         ["Service/orders", "spec.selector"],
     ),
     (
-        "ingress-to-missing-port",
-        lambda o: find(o, "Ingress", "shop")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"][
-            "port"
-        ].update(name="https"),
-        ["Ingress/shop", "backend.service.port"],
+        "route-to-missing-port",
+        lambda o: find(o, "HTTPRoute", "shop")["spec"]["rules"][0]["backendRefs"][0].update(port=80),
+        ["HTTPRoute/shop", "spec.rules[0].backendRefs[0].port", "80"],
+    ),
+    (
+        "route-to-missing-gateway",
+        lambda o: find(o, "HTTPRoute", "shop")["spec"]["parentRefs"][0].update(name="public"),
+        ["HTTPRoute/shop", "spec.parentRefs[0]", "Gateway 'public'"],
+    ),
+    ("no-httproute", lambda o: delete(o, "HTTPRoute", "shop"), ["HTTPRoute: none routes to Service/nginx"]),
+    (
+        "gateway-cut-from-nginx",
+        lambda o: find(o, "NetworkPolicy", "nginx")["spec"]["ingress"][0]["from"][0]["namespaceSelector"][
+            "matchLabels"
+        ].update({"kubernetes.io/metadata.name": "ingress-nginx"}),
+        ["Gateway proxy -> Deployment/nginx:8080", "is blocked"],
+    ),
+    (
+        "ingress-with-controller-annotation",
+        lambda o: o.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {
+                    "name": "shop",
+                    "namespace": "shop-prod",
+                    "annotations": {"nginx.ingress.kubernetes.io/limit-rps": "50"},
+                },
+                "spec": {"rules": []},
+            }
+        ),
+        ["Ingress/shop", "metadata.annotations[nginx.ingress.kubernetes.io/limit-rps]", "one ingress controller"],
     ),
     (
         "migration-after-deploy",
