@@ -269,6 +269,14 @@ def check_readme_commands(text: str, env_objects: dict[str, list[dict]]) -> list
 
 # --- GitHub Actions -------------------------------------------------------------------------
 
+# The first majors on node24 (GitHub retires the node20 runtime).
+CURRENT_MAJORS = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "docker/setup-buildx-action": 4,
+    "docker/login-action": 4,
+    "docker/build-push-action": 7,
+}
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -333,6 +341,11 @@ def check_release_workflow(path: Path) -> list[str]:
         out.append(f"{path.name}: must commit the new tags into {target}")
     if "k8s/tools/set_image_tags.py" not in text:
         out.append(f"{path.name}: must update the tags with k8s/tools/set_image_tags.py")
+    if "steps.build.outputs.digest" not in text or not re.search(r"set_image_tags\.py[^\n]*images\[@\]", text):
+        out.append(f"{path.name}: must write the pushed images' digests (build-push-action's digest output) into the overlay")
+    for action in re.findall(r"uses: ([\w-]+/[\w-]+)@\w+ # v(\d+)", text):
+        if int(action[1]) < CURRENT_MAJORS.get(action[0], 0):
+            out.append(f"{path.name}: {action[0]} v{action[1]}: older than v{CURRENT_MAJORS[action[0]]} (node20, retired)")
     return out
 
 

@@ -9,6 +9,7 @@ import copy
 import pytest
 import yaml
 from k8s_gitops import (
+    check_release_workflow,
     check_app_of_apps,
     check_application,
     check_bootstrap,
@@ -464,3 +465,24 @@ def test_workflow_rules_are_enforced(tmp_path):
         "ci.yaml: permissions: missing",
     ):
         assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "old,new,expected",
+    [
+        (
+            "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a # v7.3.0",
+            "docker/build-push-action@263435318d21b8e681c14492fe198d362a7d2c83 # v6.18.0",
+            "docker/build-push-action v6: older than v7",
+        ),
+        ('"${images[@]}"', "$NAMES", "must write the pushed images' digests"),
+    ],
+    ids=["node20-docker-action", "tags-without-digests"],
+)
+def test_release_rules_are_enforced(tmp_path, old, new, expected):
+    text = (REPO / ".github/workflows/release.yaml").read_text()
+    assert old in text
+    broken = tmp_path / "release.yaml"
+    broken.write_text(text.replace(old, new))
+    problems = check_release_workflow(broken)
+    assert any(expected in p for p in problems), problems
