@@ -15,9 +15,10 @@ monitoring, against max_connections minus superuser_reserved_connections.
 
 from __future__ import annotations
 
+import re
 import sys
 
-from k8s_lib import REPO, Env, ref
+from k8s_lib import K8S, REPO, Env, ref
 
 try:
     from chassis import sizing
@@ -118,5 +119,26 @@ def check_connections(env: Env) -> list[str]:
                 f"{ref(cluster)}: spec.postgresql.parameters.max_connections: {max_connections} leaves {available} for "
                 f"clients, but the {kind} side may open {used} (poolers' pools x {len(pairs)} database/role pairs"
                 f"{', direct clients' if direct[kind] else ''}, migrations; {summary})"
+            )
+    return out
+
+
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "eight": 8}
+WORKERS_CLAIM = re.compile(r"#.*?\b(\d+|one|two|three|four|five|six|eight) gunicorn workers?\b", re.IGNORECASE)
+
+
+def check_sizing_comments(env: Env, text: str | None = None) -> list[str]:
+    """A comment in the overlay that counts gunicorn workers says what chassis.sizing gives."""
+    path = K8S / "overlays" / env.name / "apps" / "kustomization.yaml"
+    text = path.read_text() if text is None else text
+    computed = {pod_connections(env, d)[1].split()[0] for d in env.api_deployments()}
+    out = []
+    for match in WORKERS_CLAIM.finditer(text):
+        word = match.group(1).lower()
+        claimed = int(word) if word.isdigit() else NUMBER_WORDS[word]
+        if {str(claimed)} != computed:
+            out.append(
+                f"k8s/overlays/{env.name}/apps/kustomization.yaml: comment says {match.group(1)} gunicorn "
+                f"worker(s), chassis.sizing gives {sorted(computed)} for these limits"
             )
     return out

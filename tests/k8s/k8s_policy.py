@@ -37,7 +37,7 @@ from k8s_netpol import (
     selector_matches,
     workload_pod,
 )
-from k8s_connections import check_connections
+from k8s_connections import check_connections, check_sizing_comments
 from k8s_schemas import validate
 
 # The compose stack's contract (docs/architecture.md), by the pod's component label.
@@ -533,6 +533,22 @@ def check_external_documented(env: Env) -> list[str]:
     ]
 
 
+def check_requirements_documented(env: Env, readme: str | None = None) -> list[str]:
+    """What the rendered kinds need from the cluster is in the README's requirements."""
+    readme = (K8S / "README.md").read_text() if readme is None else readme
+    requirements = readme[readme.find("Requirements:") :].split("\n\n", 1)[0]
+    needs = {
+        "HorizontalPodAutoscaler": "metrics-server",
+        "HTTPRoute": "Gateway API",
+        "NetworkPolicy": "NetworkPolicy",
+    }
+    return [
+        f"k8s/README.md: Requirements: {kind} needs {what}, which is not listed"
+        for kind, what in needs.items()
+        if env.of_kind(kind) and what not in requirements
+    ]
+
+
 def check_services(env: Env) -> list[str]:
     """Each Service selects the pods of exactly one Deployment, on a port they expose."""
     out = []
@@ -859,6 +875,8 @@ ENV_CHECKS = {
     "postgres-image": check_postgres_image,
     "entry": check_entry,
     "connections": check_connections,
+    "sizing-comments": check_sizing_comments,
+    "requirements-documented": check_requirements_documented,
     "sync-waves": check_sync_waves,
     "prod-availability": check_prod_availability,
     "dev-size": check_dev_size,

@@ -486,3 +486,22 @@ def test_release_rules_are_enforced(tmp_path, old, new, expected):
     broken.write_text(text.replace(old, new))
     problems = check_release_workflow(broken)
     assert any(expected in p for p in problems), problems
+
+
+def test_wrong_worker_count_in_a_comment_is_caught():
+    from k8s_connections import check_sizing_comments
+    from k8s_lib import K8S
+
+    dev = load_env("dev")
+    text = (K8S / "overlays/dev/apps/kustomization.yaml").read_text().replace("2 gunicorn workers", "one gunicorn worker")
+    problems = check_sizing_comments(dev, text)
+    assert any("comment says one gunicorn worker" in p and "gives ['2']" in p for p in problems), problems
+
+
+def test_undocumented_metrics_server_is_caught():
+    from k8s_lib import K8S
+    from k8s_policy import check_requirements_documented
+
+    readme = (K8S / "README.md").read_text().replace("metrics-server", "a metrics add-on")
+    problems = check_requirements_documented(PROD, readme)
+    assert any("HorizontalPodAutoscaler needs metrics-server" in p for p in problems), problems
