@@ -129,6 +129,26 @@ MUTATIONS = [
         ["Deployment/users", "imagePullPolicyy"],
     ),
     (
+        "unknown-field-in-pooler",
+        lambda o: find(o, "Pooler", "shop-db-pooler-rw")["spec"]["pgbouncer"].update(poolmode="session"),
+        ["Pooler/shop-db-pooler-rw", "spec.pgbouncer", "poolmode"],
+    ),
+    (
+        "unknown-field-in-httproute",
+        lambda o: find(o, "HTTPRoute", "shop")["spec"].update(hostname="shop.example.com"),
+        ["HTTPRoute/shop", "spec", "hostname"],
+    ),
+    (
+        "wrong-type-in-objectstore",
+        lambda o: find(o, "ObjectStore", "shop-db-backups")["spec"]["configuration"].update(destinationPath=7),
+        ["ObjectStore/shop-db-backups", "spec.configuration.destinationPath"],
+    ),
+    (
+        "wrong-type-in-imagecatalog",
+        lambda o: find(o, "ImageCatalog", "postgresql")["spec"]["images"][0].update(major="17"),
+        ["ImageCatalog/postgresql", "spec.images.0.major"],
+    ),
+    (
         "wrong-type-in-database",
         lambda o: find(o, "Database", "orders")["spec"].update(owner=7),
         ["Database/orders", "spec.owner"],
