@@ -15,7 +15,7 @@ COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
 SERVICES := $(patsubst services/%/compose.yaml,%,$(wildcard services/*/compose.yaml))
 
 .PHONY: help up dev down ps logs build test test-unit test-integration test-e2e clean failover \
-        bases secrets lint lock bench k8s-validate compose-check
+        bases secrets lint lock bench k8s-validate k8s-schemas compose-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  \033[1m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -88,6 +88,9 @@ bench: compose-check .bases.env $(VENV)/.installed ## Measure throughput, latenc
 
 k8s-validate: $(VENV)/.installed ## Render and validate the Kubernetes manifests offline
 	$(PYTEST) tests/k8s
+
+k8s-schemas: $(VENV)/.installed ## Fetch the pinned CRD schemas again into k8s/schemas (network; by hand, not by tests)
+	$(VENV)/bin/python k8s/tools/crd_schemas.py
 
 lint: $(VENV)/.installed ## hadolint every Dockerfile, check the compose file
 	$(VENV)/bin/hadolint $(wildcard */Dockerfile)

@@ -25,9 +25,14 @@ CLUSTER_SCOPED = {
     "IngressClass",
     "PersistentVolume",
 }
-# Sync order of the app-of-apps.
-WAVE_ORDER = ("AppProject", "cnpg-operator", "shop-database", "shop-apps")
-PROTECTED_APPS = ("shop-root", "cnpg-operator", "shop-database")  # never cascade-delete
+# The backup plugin's chart; its CRD schema (ObjectStore) is pinned in k8s/tools/crd_schemas.py.
+BARMAN_CHART = ("https://cloudnative-pg.github.io/charts", "plugin-barman-cloud", "0.4.0")
+ROOT_APP = "shop-root"
+# Sync order of the app-of-apps; names that an environment does not render are skipped
+# (the backup plugin is prod's), the others must be there.
+WAVE_ORDER = ("AppProject", "cnpg-operator", "barman-cloud", "shop-database", "shop-apps")
+OPTIONAL_APPS = {"barman-cloud"}
+PROTECTED_APPS = (ROOT_APP, "cnpg-operator", "barman-cloud", "shop-database")  # never cascade-delete
 
 
 def repository() -> dict:
@@ -80,6 +85,8 @@ def check_application(app: dict, objects: list[dict], env: str) -> list[str]:
             out.append(
                 f"{base}: spec.source: chart {source['targetRevision']} is not {CNPG_CHART[2]} (operator {CNPG_CHART[3]}, the CRDs the tests validate)"
             )
+        if source["chart"] == BARMAN_CHART[1] and (source["repoURL"], source["targetRevision"]) != BARMAN_CHART[::2]:
+            out.append(f"{base}: spec.source: chart {source['targetRevision']} is not {BARMAN_CHART[2]}")
     else:
         if source.get("repoURL") != repository()["url"]:
             out.append(f"{base}: spec.source.repoURL: not the repository of k8s/argocd/base/repository.yaml")
@@ -105,10 +112,17 @@ def check_application(app: dict, objects: list[dict], env: str) -> list[str]:
                         f"{base}: {path}: {ref(obj)} is outside spec.destination.namespace {destination['namespace']!r}"
                     )
     automated = (spec.get("syncPolicy") or {}).get("automated")
-    if env == "dev" and not (automated and automated.get("prune") and automated.get("selfHeal")):
-        out.append(f"{base}: spec.syncPolicy.automated: dev syncs automatically with prune and selfHeal")
-    if env == "prod" and automated:
-        out.append(f"{base}: spec.syncPolicy.automated: prod syncs manually")
+    is_root = app["metadata"]["name"] == ROOT_APP
+    if is_root and env == "prod" and automated:
+        out.append(f"{base}: spec.syncPolicy.automated: prod's root syncs only when a person syncs it")
+    elif (not is_root or env == "dev") and not (automated and automated.get("prune") and automated.get("selfHeal")):
+        who = f"{env}'s root" if is_root else "a child of the root"
+        out.append(
+            f"{base}: spec.syncPolicy.automated: {who} syncs itself with prune and selfHeal "
+            "(otherwise the root's sync waits for its health forever)"
+        )
+    if is_root and spec["project"] != "root":
+        out.append(f"{base}: spec.project: the root belongs to AppProject/root (Applications and AppProjects only)")
     options = (spec.get("syncPolicy") or {}).get("syncOptions") or []
     if app["metadata"]["name"] in ("cnpg-operator", "shop-database") and "ServerSideApply=true" not in options:
         out.append(f"{base}: spec.syncPolicy.syncOptions: needs ServerSideApply=true (large CRDs / CRs)")
@@ -120,15 +134,31 @@ def check_application(app: dict, objects: list[dict], env: str) -> list[str]:
 def check_app_of_apps(objects: list[dict], env: str) -> list[str]:
     out = []
     by_name = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Application"}
-    waves = [min((wave(o) for o in objects if o["kind"] == "AppProject"), default=None)]
+    order = {"AppProject": max((wave(o) for o in objects if o["kind"] == "AppProject"), default=None)}
     for name in WAVE_ORDER[1:]:
-        if name not in by_name:
+        if name in by_name:
+            order[name] = wave(by_name[name])
+        elif name not in OPTIONAL_APPS:
             return [f"Application/{name}: not rendered for {env}"]
-        waves.append(wave(by_name[name]))
+    waves = list(order.values())
     if waves != sorted(waves) or len(set(waves)) != len(waves):
         out.append(
-            f"metadata.annotations[argocd.argoproj.io/sync-wave]: {dict(zip(WAVE_ORDER, waves))} must strictly increase in that order"
+            f"metadata.annotations[argocd.argoproj.io/sync-wave]: {order} must strictly increase in that order"
         )
+    plugins = {
+        plugin.get("name")
+        for o in render(f"overlays/{env}/database").objects
+        if o["kind"] == "Cluster"
+        for plugin in o["spec"].get("plugins") or []
+    }
+    if "barman-cloud.cloudnative-pg.io" in plugins and "barman-cloud" not in by_name:
+        out.append(
+            f"Application/barman-cloud: not rendered for {env}, but Cluster/shop-db archives through the plugin "
+            "(installed by hand, a missing plugin stalls the database)"
+        )
+    unordered = sorted(set(by_name) - set(order) - {ROOT_APP})
+    if unordered:
+        out.append(f"Application/{unordered[0]}: metadata.annotations[argocd.argoproj.io/sync-wave]: not in WAVE_ORDER")
     root = by_name.get("shop-root")
     if root is None or root["spec"]["source"].get("path") != f"k8s/argocd/{env}":
         out.append(
@@ -146,8 +176,107 @@ def check_app_of_apps(objects: list[dict], env: str) -> list[str]:
     return out
 
 
+def check_bootstrap(objects: list[dict], env: str) -> list[str]:
+    """What a person applies by hand: the projects and the root, so the root creates the
+    children in their waves (applied together, they would all start at once)."""
+    out = [
+        f"k8s/argocd/bootstrap/{env}: {ref(o)}: only AppProjects and Application/{ROOT_APP} belong in the bootstrap"
+        for o in objects
+        if o["kind"] != "AppProject" and not (o["kind"] == "Application" and o["metadata"]["name"] == ROOT_APP)
+    ]
+    if not any(o["kind"] == "Application" and o["metadata"]["name"] == ROOT_APP for o in objects):
+        out.append(f"k8s/argocd/bootstrap/{env}: Application/{ROOT_APP}: missing")
+    return out
+
+
+def _strings(node, path=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, f"{path}.{key}" if path else key)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, f"{path}[{i}]")
+    elif isinstance(node, str):
+        yield path, node
+
+
+def check_projects(objects: list[dict], env: str) -> list[str]:
+    """Least privilege: no wildcard anywhere; the root may create only Argo CD objects in argocd;
+    platform takes only chart repositories; shop may create only its own namespace."""
+    out = []
+    projects = {o["metadata"]["name"]: o for o in objects if o["kind"] == "AppProject"}
+    for project in projects.values():
+        for path, value in _strings(project["spec"]):
+            if "*" in value or "?" in value or "[" in value:
+                out.append(f"{ref(project)}: spec.{path}: {value!r} is a wildcard")
+    root = projects.get("root")
+    if root is None:
+        out.append("AppProject/root: not rendered (the root Application's own project)")
+    else:
+        spec = root["spec"]
+        if spec.get("clusterResourceWhitelist"):
+            out.append(f"{ref(root)}: spec.clusterResourceWhitelist: the root creates no cluster-scoped object")
+        kinds = {(e.get("group"), e.get("kind")) for e in spec.get("namespaceResourceWhitelist") or []}
+        if kinds - {("argoproj.io", "Application"), ("argoproj.io", "AppProject")}:
+            out.append(f"{ref(root)}: spec.namespaceResourceWhitelist: only Applications and AppProjects ({sorted(kinds)})")
+        if [d.get("namespace") for d in spec.get("destinations") or []] != ["argocd"]:
+            out.append(f"{ref(root)}: spec.destinations: only the argocd namespace")
+    platform = projects.get("platform")
+    if platform and repository()["url"] in platform["spec"].get("sourceRepos", []):
+        out.append(
+            f"{ref(platform)}: spec.sourceRepos: this repository may not feed the project that creates cluster RBAC"
+        )
+    shop = projects.get("shop")
+    if shop:
+        for entry in shop["spec"].get("clusterResourceWhitelist") or []:
+            if (entry.get("group"), entry.get("kind"), entry.get("name")) != ("", "Namespace", f"shop-{env}"):
+                out.append(
+                    f"{ref(shop)}: spec.clusterResourceWhitelist: {entry} allows more than its own Namespace shop-{env}"
+                )
+    return out
+
+
+# In code blocks and in `inline code` alike.
+SHELL_COMMAND = re.compile(r"(?:^\s*|`)(kubectl apply[^\n`]*?-k ([^\s`]+)|argocd app sync ([^\n#`]+))", re.MULTILINE)
+
+
+def check_readme_commands(text: str, env_objects: dict[str, list[dict]]) -> list[str]:
+    """The README's Argo CD commands do what its text says: the bootstrap applies a folder that
+    holds only the projects and the root; `argocd app sync` names the root alone (it runs the
+    waves; naming children would skip the ones it leaves out)."""
+    out = []
+    for match in SHELL_COMMAND.finditer(text):
+        if match.group(2):
+            path = match.group(2)
+            if not (REPO / path / "kustomization.yaml").is_file() and "<" not in path:
+                out.append(f"k8s/README.md: `{match.group(1).strip()}`: {path} has no kustomization.yaml")
+            if path.startswith("k8s/argocd/") and path.rstrip("/").split("/")[2] in env_objects:
+                out.append(
+                    f"k8s/README.md: `{match.group(1).strip()}`: applies every Application at once; "
+                    "bootstrap with k8s/argocd/bootstrap/<env>"
+                )
+        else:
+            names = match.group(3).split()
+            if names != [ROOT_APP]:
+                out.append(f"k8s/README.md: `argocd app sync {' '.join(names)}`: sync {ROOT_APP} alone (it runs every wave)")
+            for env, objects in env_objects.items():
+                apps = {o["metadata"]["name"] for o in objects if o["kind"] == "Application"}
+                for name in names:
+                    if name not in apps:
+                        out.append(f"k8s/README.md: `argocd app sync`: Application/{name} is not rendered for {env}")
+    return out
+
+
 # --- GitHub Actions -------------------------------------------------------------------------
 
+# The first majors on node24 (GitHub retires the node20 runtime).
+CURRENT_MAJORS = {
+    "actions/checkout": 5,
+    "actions/setup-python": 6,
+    "docker/setup-buildx-action": 4,
+    "docker/login-action": 4,
+    "docker/build-push-action": 7,
+}
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -212,6 +341,11 @@ def check_release_workflow(path: Path) -> list[str]:
         out.append(f"{path.name}: must commit the new tags into {target}")
     if "k8s/tools/set_image_tags.py" not in text:
         out.append(f"{path.name}: must update the tags with k8s/tools/set_image_tags.py")
+    if "steps.build.outputs.digest" not in text or not re.search(r"set_image_tags\.py[^\n]*images\[@\]", text):
+        out.append(f"{path.name}: must write the pushed images' digests (build-push-action's digest output) into the overlay")
+    for action in re.findall(r"uses: ([\w-]+/[\w-]+)@\w+ # v(\d+)", text):
+        if int(action[1]) < CURRENT_MAJORS.get(action[0], 0):
+            out.append(f"{path.name}: {action[0]} v{action[1]}: older than v{CURRENT_MAJORS[action[0]]} (node20, retired)")
     return out
 
 

@@ -66,6 +66,31 @@ def render(path: str) -> Render:
     return Render(path, objects, proc.stderr.strip(), proc.returncode)
 
 
+# Components no overlay uses, rendered by the tests on top of an overlay instead (path -> the
+# overlay they are rendered with).
+OPTIONAL_COMPONENTS = {"components/ingress": "overlays/prod"}
+
+
+def render_with_component(overlay: str, component: str, workdir: Path) -> Render:
+    """An environment's overlay plus an optional component, through a throwaway kustomization."""
+    (workdir / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "namespace": f"shop-{overlay.split('/')[1]}",
+                # kustomize takes only relative paths
+                "resources": [os.path.relpath(K8S / overlay, workdir)],
+                "components": [os.path.relpath(K8S / component, workdir)],
+            }
+        )
+    )
+    proc = subprocess.run([tool("kubectl"), "kustomize", str(workdir)], capture_output=True, text=True, check=False)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    objects = tuple(o for o in yaml.load_all(proc.stdout, Loader=loader) if o) if proc.returncode == 0 else ()
+    return Render(f"{overlay}+{component}", objects, proc.stderr.strip(), proc.returncode)
+
+
 def kustomization_dirs() -> list[str]:
     """Every folder under k8s/ with a kustomization.yaml, relative to k8s/."""
     return sorted(str(p.parent.relative_to(K8S)) for p in K8S.rglob("kustomization.yaml"))

@@ -145,8 +145,28 @@ def cluster_pod(env: Env, cluster: dict) -> Pod:
     )
 
 
+def pooler_pod(env: Env, pooler: dict) -> Pod:
+    """A PgBouncer pod of a CloudNativePG Pooler, as the operator labels it (plus the
+    template's own labels)."""
+    name = pooler["metadata"]["name"]
+    template_labels = ((pooler["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+    return Pod(
+        f"Pooler/{name}",
+        env.namespace,
+        {
+            "cnpg.io/poolerName": name,
+            "cnpg.io/cluster": pooler["spec"]["cluster"]["name"],
+            "cnpg.io/podRole": "pooler",
+            **template_labels,
+        },
+        {"pgbouncer": 5432, "metrics": 9127},
+    )
+
+
 # Pods outside the environment, where the manifests say they are.
-INGRESS_CONTROLLER = Pod("ingress controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+GATEWAY_PROXY = Pod("Gateway proxy", "envoy-gateway-system", {"app.kubernetes.io/name": "envoy"})
+# Only with the optional components/ingress (its networkpolicy.yaml names this namespace).
+INGRESS_CONTROLLER = Pod("ingress controller", "ingress-controller", {"app.kubernetes.io/name": "ingress"})
 CNPG_OPERATOR = Pod("CloudNativePG operator", "cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"})
 PROMETHEUS = Pod("Prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 KUBE_DNS = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"})

@@ -25,6 +25,7 @@ from k8s_lib import (
 from k8s_netpol import (
     API_SERVER,
     CNPG_OPERATOR,
+    GATEWAY_PROXY,
     INGRESS_CONTROLLER,
     INTERNET,
     KUBE_DNS,
@@ -32,9 +33,11 @@ from k8s_netpol import (
     STRANGER,
     Network,
     cluster_pod,
+    pooler_pod,
     selector_matches,
     workload_pod,
 )
+from k8s_connections import check_connections, check_sizing_comments
 from k8s_schemas import validate
 
 # The compose stack's contract (docs/architecture.md), by the pod's component label.
@@ -48,6 +51,8 @@ MIN_GRACE_SECONDS = 30
 GUNICORN_GRACEFUL_SECONDS = 20
 RESERVED_ROLES = ("postgres", "streaming_replica")
 POSTGRES_MAJOR = "17"
+# The oldest PostgreSQL minor allowed (the current 17.x release when this was written).
+POSTGRES_MIN_MINOR = 11
 
 _UNITS = {
     "": 1,
@@ -276,14 +281,14 @@ def check_cluster(obj: dict) -> list[str]:
     spec, base, out = obj["spec"], ref(obj), []
     if spec.get("instances", 0) < 2:
         out.append(f"{base}: spec.instances: {spec.get('instances')}, needs a primary and at least one replica")
-    image = spec.get("imageName", "")
-    if "imageCatalogRef" in spec and image:
-        out.append(f"{base}: spec.imageName: imageName and imageCatalogRef are mutually exclusive")
-    tag = image_tag(image)
-    if tag in (None, "latest") or not (tag == "digest" or tag.startswith(POSTGRES_MAJOR + ".")):
+    catalog = spec.get("imageCatalogRef")
+    if "imageName" in spec or not catalog:
         out.append(
-            f"{base}: spec.imageName: {image!r} must be pinned to a PostgreSQL {POSTGRES_MAJOR}.x tag or a digest"
+            f"{base}: spec.imageName: the image comes from an ImageCatalog (spec.imageCatalogRef), "
+            "so its tag is written in one place"
         )
+    elif catalog.get("kind") != "ImageCatalog" or str(catalog.get("major")) != POSTGRES_MAJOR:
+        out.append(f"{base}: spec.imageCatalogRef: must be an ImageCatalog, major {POSTGRES_MAJOR}")
     if not (spec.get("storage") or {}).get("size"):
         out.append(f"{base}: spec.storage.size: missing")
     monitoring = spec.get("monitoring")
@@ -297,6 +302,56 @@ def check_cluster(obj: dict) -> list[str]:
     if "Prune=false" not in annotations(obj).get("argocd.argoproj.io/sync-options", ""):
         out.append(f"{base}: metadata.annotations[argocd.argoproj.io/sync-options]: needs Prune=false,Delete=false")
     return out
+
+
+def postgres_image_problem(image: str) -> str | None:
+    """Why an image is not a pinned, current PostgreSQL of the expected major (None if it is)."""
+    if "@sha256:" in image:
+        return None
+    tag = image_tag(image) or ""
+    match = re.fullmatch(rf"{POSTGRES_MAJOR}\.(\d+)(-[a-z0-9.-]+)?", tag)
+    if not match:
+        return f"{image!r} is not pinned to a PostgreSQL {POSTGRES_MAJOR}.<minor> tag or a digest"
+    if int(match.group(1)) < POSTGRES_MIN_MINOR:
+        return f"{image!r} is older than {POSTGRES_MAJOR}.{POSTGRES_MIN_MINOR}"
+    return None
+
+
+def check_image_catalog(obj: dict) -> list[str]:
+    if obj.get("kind") != "ImageCatalog":
+        return []
+    out = []
+    for i, entry in enumerate(obj["spec"].get("images") or []):
+        if str(entry.get("major")) == POSTGRES_MAJOR and (problem := postgres_image_problem(entry.get("image", ""))):
+            out.append(f"{ref(obj)}: spec.images[{i}].image: {problem}")
+    return out
+
+
+# Annotations that mean the same to every controller; any other on an Ingress is one
+# controller's dialect (ingress-nginx's nginx.ingress.kubernetes.io/..., and the like).
+PORTABLE_ANNOTATIONS = ("cert-manager.io/", "argocd.argoproj.io/", "shop.example.com/", "kubectl.kubernetes.io/")
+
+
+def check_ingress(obj: dict) -> list[str]:
+    if obj.get("kind") != "Ingress":
+        return []
+    return [
+        f"{ref(obj)}: metadata.annotations[{key}]: tied to one ingress controller (the Ingress must work with any)"
+        for key in annotations(obj)
+        if not key.startswith(PORTABLE_ANNOTATIONS)
+    ]
+
+
+def check_entry(env: Env) -> list[str]:
+    """The entry point is an HTTPRoute to nginx (Gateway API), not an Ingress."""
+    routes = [
+        r
+        for r in env.of_kind("HTTPRoute")
+        for rule in r["spec"].get("rules") or []
+        for b in rule.get("backendRefs") or []
+        if b["name"] == "nginx"
+    ]
+    return [] if routes else ["HTTPRoute: none routes to Service/nginx (the Gateway API entry point)"]
 
 
 def check_database_role(obj: dict) -> list[str]:
@@ -320,6 +375,8 @@ OBJECT_CHECKS = (
     check_selector,
     check_migration_job,
     check_cluster,
+    check_image_catalog,
+    check_ingress,
     check_database_role,
 )
 
@@ -404,16 +461,53 @@ def check_references(env: Env) -> list[str]:
                     out.append(
                         f"{ref(ingress)}: spec.rules[{rule.get('host')}].backend.service.port: {port!r} is not a port of Service/{backend['name']}"
                     )
+    for route in env.of_kind("HTTPRoute"):
+        for i, parent in enumerate(route["spec"].get("parentRefs") or []):
+            if parent.get("kind", "Gateway") == "Gateway" and parent.get("namespace") in (None, env.namespace):
+                need(route, f"spec.parentRefs[{i}]", "Gateway", parent["name"])
+        for i, rule in enumerate(route["spec"].get("rules") or []):
+            for j, backend in enumerate(rule.get("backendRefs") or []):
+                where = f"spec.rules[{i}].backendRefs[{j}]"
+                service = env.get("Service", backend["name"])
+                need(route, f"{where}.name", "Service", backend["name"])
+                if service and backend.get("port") not in {p["port"] for p in service["spec"]["ports"]}:
+                    out.append(f"{ref(route)}: {where}.port: {backend.get('port')!r} is not a port of Service/{backend['name']}")
+    for gateway in env.of_kind("Gateway"):
+        for listener in gateway["spec"]["listeners"]:
+            for j, cert in enumerate((listener.get("tls") or {}).get("certificateRefs") or []):
+                need(
+                    gateway,
+                    f"spec.listeners[{listener['name']}].tls.certificateRefs[{j}]",
+                    "Secret",
+                    cert["name"],
+                    _declared(gateway, EXTERNAL_SECRETS),
+                )
     for hpa in env.of_kind("HorizontalPodAutoscaler"):
         target = hpa["spec"]["scaleTargetRef"]
         need(hpa, "spec.scaleTargetRef", target["kind"], target["name"])
     for cluster in env.of_kind("Cluster"):
-        declared = _declared(cluster, EXTERNAL_OBJECTS)
         for plugin in cluster["spec"].get("plugins") or []:
-            store = (plugin.get("parameters") or {}).get("barmanObjectName")
-            if store and f"ObjectStore/{store}" not in declared:
+            name = (plugin.get("parameters") or {}).get("barmanObjectName")
+            if not name:
+                continue
+            where = f"{ref(cluster)}: spec.plugins[{plugin['name']}].parameters.barmanObjectName"
+            store = env.get("ObjectStore", name)
+            if store is None:
+                out.append(f"{where}: ObjectStore/{name} is not rendered (Argo CD must manage it, or the sync stalls)")
+            elif not wave(store) < wave(cluster):
                 out.append(
-                    f"{ref(cluster)}: spec.plugins[{plugin['name']}].parameters.barmanObjectName: ObjectStore/{store} is not declared in {EXTERNAL_OBJECTS}"
+                    f"{ref(store)}: metadata.annotations[argocd.argoproj.io/sync-wave]: {wave(store)} must be below {ref(cluster)}'s {wave(cluster)}"
+                )
+    for store in env.of_kind("ObjectStore"):
+        credentials = store["spec"]["configuration"].get("s3Credentials") or {}
+        for key in ("accessKeyId", "secretAccessKey"):
+            if key in credentials:
+                need(
+                    store,
+                    f"spec.configuration.s3Credentials.{key}.name",
+                    "Secret",
+                    credentials[key]["name"],
+                    _declared(store, EXTERNAL_SECRETS),
                 )
     return out
 
@@ -436,6 +530,22 @@ def check_external_documented(env: Env) -> list[str]:
         f"k8s/README.md: {name!r} is declared external but the README does not say how to create it"
         for name in sorted(external_declarations(env))
         if name not in readme and name.replace(name.split("-")[0], "<service>", 1) not in readme
+    ]
+
+
+def check_requirements_documented(env: Env, readme: str | None = None) -> list[str]:
+    """What the rendered kinds need from the cluster is in the README's requirements."""
+    readme = (K8S / "README.md").read_text() if readme is None else readme
+    requirements = readme[readme.find("Requirements:") :].split("\n\n", 1)[0]
+    needs = {
+        "HorizontalPodAutoscaler": "metrics-server",
+        "HTTPRoute": "Gateway API",
+        "NetworkPolicy": "NetworkPolicy",
+    }
+    return [
+        f"k8s/README.md: Requirements: {kind} needs {what}, which is not listed"
+        for kind, what in needs.items()
+        if env.of_kind(kind) and what not in requirements
     ]
 
 
@@ -500,14 +610,28 @@ def check_database_wiring(env: Env) -> list[str]:
     if len(clusters) != 1:
         return [f"Cluster: {len(clusters)} rendered, expected one"]
     cluster = clusters[0]["metadata"]["name"]
+    poolers = {
+        p["spec"]["type"]: p["metadata"]["name"]
+        for p in env.of_kind("Pooler")
+        if p["spec"]["cluster"]["name"] == cluster and p["spec"]["pgbouncer"].get("poolMode") == "transaction"
+    }
+    for kind in ("rw", "ro"):
+        if kind not in poolers:
+            out.append(f"Cluster/{cluster}: no Pooler of type {kind} in transaction mode (the services connect through it)")
     for workload in env.api_deployments() + env.of_kind("Job"):
         name = workload["metadata"]["labels"]["app.kubernetes.io/name"]
         spec = workload["spec"]["template"]["spec"]
         c = spec["containers"][0]
         where = f"{ref(workload)}: spec.template.spec.containers[{c['name']}].env"
         settings = env.container_env(c)
+        # Services share PgBouncer's pools; a migration holds a session, so it goes direct.
+        rw, ro = (
+            (f"{cluster}-rw", f"{cluster}-ro")
+            if workload["kind"] == "Job"
+            else (poolers.get("rw", f"{cluster}-pooler-rw"), poolers.get("ro", f"{cluster}-pooler-ro"))
+        )
         expected = {
-            "DATABASE_PRIMARY_HOSTS": f"{cluster}-rw",
+            "DATABASE_PRIMARY_HOSTS": rw,
             "DATABASE_PORT": "5432",
             "DATABASE_NAME": name,
             "DATABASE_USER": name,
@@ -516,10 +640,8 @@ def check_database_wiring(env: Env) -> list[str]:
             if settings.get(key) != value:
                 out.append(f"{where}[{key}]: {settings.get(key)!r}, expected {value!r}")
         replicas = (settings.get("DATABASE_REPLICA_HOSTS") or "").split(",")
-        if replicas[0] != f"{cluster}-ro" or f"{cluster}-rw" not in replicas:
-            out.append(
-                f"{where}[DATABASE_REPLICA_HOSTS]: {settings.get('DATABASE_REPLICA_HOSTS')!r}, expected '{cluster}-ro,{cluster}-rw'"
-            )
+        if replicas[0] != ro or rw not in replicas:
+            out.append(f"{where}[DATABASE_REPLICA_HOSTS]: {settings.get('DATABASE_REPLICA_HOSTS')!r}, expected '{ro},{rw}'")
         password_file = settings.get("DATABASE_PASSWORD_FILE")
         mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts") or []}
         volumes = {v["name"]: v for v in spec.get("volumes") or []}
@@ -574,6 +696,22 @@ def check_sync_waves(env: Env) -> list[str]:
     return out
 
 
+def check_postgres_image(env: Env) -> list[str]:
+    """The Cluster's catalog is rendered and has its major (the catalog's own image is
+    checked per object)."""
+    out = []
+    for cluster in env.of_kind("Cluster"):
+        catalog_ref = cluster["spec"].get("imageCatalogRef")
+        if not catalog_ref:
+            continue
+        catalog = env.get(catalog_ref.get("kind", ""), catalog_ref.get("name", ""))
+        if catalog is None:
+            out.append(f"{ref(cluster)}: spec.imageCatalogRef: {catalog_ref.get('kind')}/{catalog_ref.get('name')} is not rendered")
+        elif not any(str(i.get("major")) == str(catalog_ref.get("major")) for i in catalog["spec"].get("images") or []):
+            out.append(f"{ref(cluster)}: spec.imageCatalogRef.major: {ref(catalog)} has no image for {catalog_ref.get('major')}")
+    return out
+
+
 def check_prod_availability(env: Env) -> list[str]:
     if env.name != "prod":
         return []
@@ -590,7 +728,15 @@ def check_prod_availability(env: Env) -> list[str]:
             out.append(f"{ref(d)}: spec.replicas: set while {ref(hpa)} owns the count (Argo CD would fight it)")
         if not any(selector_matches(p["spec"]["selector"], pod_labels) for p in env.of_kind("PodDisruptionBudget")):
             out.append(f"{ref(d)}: no PodDisruptionBudget selects its pods")
-        keys = {t["topologyKey"] for t in d["spec"]["template"]["spec"].get("topologySpreadConstraints") or []}
+        constraints = d["spec"]["template"]["spec"].get("topologySpreadConstraints") or []
+        for i, constraint in enumerate(constraints):
+            if constraint.get("whenUnsatisfiable") == "DoNotSchedule" and constraint.get("nodeTaintsPolicy") != "Honor":
+                out.append(
+                    f"{ref(d)}: spec.template.spec.topologySpreadConstraints[{i}].nodeTaintsPolicy: "
+                    f"{constraint.get('nodeTaintsPolicy')!r}, must be Honor with DoNotSchedule (tainted nodes "
+                    "would count with 0 pods and keep pods Pending)"
+                )
+        keys = {t["topologyKey"] for t in constraints}
         if "kubernetes.io/hostname" not in keys:
             out.append(
                 f"{ref(d)}: spec.template.spec.topologySpreadConstraints: must spread over kubernetes.io/hostname"
@@ -623,15 +769,18 @@ def network_flows(env: Env) -> list[tuple]:
     workloads = {ref(w): workload_pod(env, w) for w in env.workloads()}
     nginx = next((workload_pod(env, d) for d in env.of_kind("Deployment") if component(d) == "proxy"), None)
     db = [cluster_pod(env, c) for c in env.of_kind("Cluster")]
+    poolers = [pooler_pod(env, p) for p in env.of_kind("Pooler")]
     flows = []
     for pod in workloads.values():
         flows.append((pod, KUBE_DNS, 53, "UDP", True, "name resolution"))
         flows.append((pod, API_SERVER, 443, "TCP", False, "no workload talks to the Kubernetes API"))
         flows.append((pod, INTERNET, 443, "TCP", False, "services have no route out"))
+    entries = [GATEWAY_PROXY] + ([INGRESS_CONTROLLER] if env.of_kind("Ingress") else [])
     if nginx:
-        flows.append((INGRESS_CONTROLLER, nginx, 8080, "TCP", True, "the only entry"))
-        flows.append((STRANGER, nginx, 8080, "TCP", False, "only the ingress controller reaches nginx"))
-        for d in db:
+        for entry in entries:
+            flows.append((entry, nginx, 8080, "TCP", True, "the entry point"))
+        flows.append((STRANGER, nginx, 8080, "TCP", False, "only the Gateway's proxies reach nginx"))
+        for d in db + poolers:
             flows.append((nginx, d, 5432, "TCP", False, "the front tier never reaches the data tier"))
     apis = {d["metadata"]["name"]: workload_pod(env, d) for d in env.api_deployments()}
     calls = set()
@@ -643,17 +792,26 @@ def network_flows(env: Env) -> list[tuple]:
     for name, pod in apis.items():
         if nginx:
             flows.append((nginx, pod, 8000, "TCP", True, "nginx routes /api/<service>/"))
-        flows.append((INGRESS_CONTROLLER, pod, 8000, "TCP", False, "services are reached through nginx only"))
+        for entry in entries:
+            flows.append((entry, pod, 8000, "TCP", False, "services are reached through nginx only"))
         for other, other_pod in apis.items():
             if other != name:
                 flows.append(
                     (pod, other_pod, 8000, "TCP", (name, other) in calls, "service calls follow the *_URL settings")
                 )
         for d in db:
-            flows.append((pod, d, 5432, "TCP", True, "each service reaches the database"))
+            flows.append((pod, d, 5432, "TCP", not poolers, "services reach the database through PgBouncer only"))
+        for p in poolers:
+            flows.append((pod, p, 5432, "TCP", True, "each service reaches PgBouncer"))
     for job in env.of_kind("Job"):
         for d in db:
             flows.append((workloads[ref(job)], d, 5432, "TCP", True, "migrations reach the database"))
+    for p in poolers:
+        for d in db:
+            flows.append((p, d, 5432, "TCP", True, "PgBouncer reaches the instances"))
+        flows.append((p, API_SERVER, 443, "TCP", True, "PgBouncer's instance manager reads its configuration"))
+        flows.append((PROMETHEUS, p, 9127, "TCP", True, "metrics scrape"))
+        flows.append((STRANGER, p, 5432, "TCP", False, "no other namespace reaches PgBouncer"))
     for d in db:
         flows.append((d, d, 5432, "TCP", True, "streaming replication"))
         flows.append((CNPG_OPERATOR, d, 8000, "TCP", True, "the operator polls instance status"))
@@ -714,6 +872,11 @@ ENV_CHECKS = {
     "services": check_services,
     "namespace": check_namespace,
     "database-wiring": check_database_wiring,
+    "postgres-image": check_postgres_image,
+    "entry": check_entry,
+    "connections": check_connections,
+    "sizing-comments": check_sizing_comments,
+    "requirements-documented": check_requirements_documented,
     "sync-waves": check_sync_waves,
     "prod-availability": check_prod_availability,
     "dev-size": check_dev_size,

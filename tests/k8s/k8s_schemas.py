@@ -1,138 +1,50 @@
 """Schema validation: built-in kinds (kubernetes-validate, strict) and custom resources
 (the CRDs' own openAPIV3Schema, made strict so unknown fields are errors).
 
-Where the CRD schemas come from, first match wins:
-  1. $CRD_SCHEMAS_DIR;
-  2. <repo>/../shared/schemas (this project's workplace keeps a reviewed copy there);
-  3. a download of the pinned upstream CRDs (commit-addressed URLs) into a cache folder,
-     checked against the pinned hashes below, so a user on any machine runs the same tests.
+The CRD schemas are the copies vendored in k8s/schemas/, pinned by hash in
+k8s/tools/crd_schemas.py (which also refreshes them, by hand: `make k8s-schemas`). Nothing is
+read from outside the repository and nothing is downloaded at test time.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import hashlib
+import importlib.util
 import json
-import os
 import re
-import urllib.request
 from importlib import resources
-from pathlib import Path
 
 import jsonschema
 import kubernetes_validate.utils
-import yaml
-from k8s_lib import REPO, ref
+from k8s_lib import K8S, ref
 from referencing import Registry, Resource
 
 # The oldest Kubernetes minor the manifests must work on (README). Validating against the
 # oldest schema catches fields that newer clusters know and older ones reject.
 KUBERNETES_VERSION = "1.33"
 
-CNPG = ("cloudnative-pg/cloudnative-pg", "4b5e244a7d031f67e025c83c1555e7726ecbbfa1", "v1.30.0")
-ARGOCD = ("argoproj/argo-cd", "109ca7ca71139e514114499d294a492e7910a965", "v3.5.1")
 
-# (apiVersion, kind) -> (file, upstream (repo, commit, tag), path in repo, canonical sha256).
-# The hash is of json.dumps(schema, sort_keys=True, separators=(",", ":")), so it does not
-# depend on how a copy was formatted.
-PINNED = {
-    ("postgresql.cnpg.io/v1", "Cluster"): (
-        "cnpg-cluster-v1.json",
-        CNPG,
-        "config/crd/bases/postgresql.cnpg.io_clusters.yaml",
-        "01182c853e4ff4218f37532a9e3534d3fba750718818e2aa664434cc592a86f0",
-    ),
-    ("postgresql.cnpg.io/v1", "Database"): (
-        "cnpg-database-v1.json",
-        CNPG,
-        "config/crd/bases/postgresql.cnpg.io_databases.yaml",
-        "c1dda67d27dad3ae3d7d4e1d5626e2a6103ad56e8ea294b2c5747bd8b2968f81",
-    ),
-    ("postgresql.cnpg.io/v1", "DatabaseRole"): (
-        "cnpg-databaserole-v1.json",
-        CNPG,
-        "config/crd/bases/postgresql.cnpg.io_databaseroles.yaml",
-        "16093b8f0ad59d08fb562369fe7f9897d9c9558a79d49f0420155451d3326ee1",
-    ),
-    ("postgresql.cnpg.io/v1", "ScheduledBackup"): (
-        "cnpg-scheduledbackup-v1.json",
-        CNPG,
-        "config/crd/bases/postgresql.cnpg.io_scheduledbackups.yaml",
-        "c2ca783ed7501bb1da1fd8862c29c53166a6ae8af7e955777fc38355157903fc",
-    ),
-    ("postgresql.cnpg.io/v1", "Pooler"): (
-        "cnpg-pooler-v1.json",
-        CNPG,
-        "config/crd/bases/postgresql.cnpg.io_poolers.yaml",
-        "dad86d7324a744f23079d74aa78c532fec727cb95c3b6e25694734992ae35fd4",
-    ),
-    ("argoproj.io/v1alpha1", "Application"): (
-        "argocd-application-v1alpha1.json",
-        ARGOCD,
-        "manifests/crds/application-crd.yaml",
-        "b4efa6cd74f2e65d7e14e1823f9a0a7651ac94b3456f0ad2bd0e8fc42e20dc01",
-    ),
-    ("argoproj.io/v1alpha1", "ApplicationSet"): (
-        "argocd-applicationset-v1alpha1.json",
-        ARGOCD,
-        "manifests/crds/applicationset-crd.yaml",
-        "6db172df61e4d0f420fed3a4f6609df1fee9d649ac2716a6f7517002dae6f7ef",
-    ),
-    ("argoproj.io/v1alpha1", "AppProject"): (
-        "argocd-appproject-v1alpha1.json",
-        ARGOCD,
-        "manifests/crds/appproject-crd.yaml",
-        "07ef43a9c6fcd8c523b4f33b6d1aad388dfa0800c8f77a4afaf40964f0949489",
-    ),
-}
-CUSTOM_GROUPS = ("postgresql.cnpg.io/", "argoproj.io/")
+def _load_tool(name: str):
+    """A module of k8s/tools/ (not a package: the tools are run as scripts)."""
+    spec = importlib.util.spec_from_file_location(name, K8S / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def canonical_hash(schema: dict) -> str:
-    return hashlib.sha256(json.dumps(schema, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-@functools.cache
-def schema_dir() -> Path:
-    configured = os.environ.get("CRD_SCHEMAS_DIR")
-    if configured:
-        return Path(configured)
-    shared = REPO.parent / "shared" / "schemas"
-    if shared.is_dir():
-        return shared
-    return download_pinned()
-
-
-def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=60) as response:
-        return response.read()
-
-
-def download_pinned(cache: Path | None = None, get=fetch) -> Path:
-    """Fetch each pinned CRD at its commit and keep its schema as <file>.json in a cache."""
-    if cache is None:
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "shop-crd-schemas"
-    cache.mkdir(parents=True, exist_ok=True)
-    for (_api_version, kind), (file, (repo, commit, _tag), path, digest) in PINNED.items():
-        target = cache / file
-        if target.exists() and canonical_hash(json.loads(target.read_text())) == digest:
-            continue
-        url = f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-        # The C loader when PyYAML has it: a CRD is megabytes of YAML.
-        crd = yaml.load(get(url), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        (version,) = [v for v in crd["spec"]["versions"] if v.get("storage")]
-        schema = version["schema"]["openAPIV3Schema"]
-        if canonical_hash(schema) != digest:
-            raise RuntimeError(f"{url}: {kind} schema does not match the pinned hash")
-        target.write_text(json.dumps(schema, indent=1))
-    return cache
+crd_schemas = _load_tool("crd_schemas")
+PINNED = crd_schemas.PINNED
+CNPG, ARGOCD = crd_schemas.CNPG, crd_schemas.ARGOCD
+canonical_hash = crd_schemas.canonical_hash
+SCHEMA_DIR = crd_schemas.SCHEMAS
+CUSTOM_GROUPS = tuple(sorted({api_version.split("/")[0] + "/" for api_version, _kind in PINNED}))
 
 
 @functools.cache
 def raw_schema(api_version: str, kind: str) -> dict:
     file = PINNED[(api_version, kind)][0]
-    return json.loads((schema_dir() / file).read_text())
+    return json.loads((SCHEMA_DIR / file).read_text())
 
 
 def strictify(node):

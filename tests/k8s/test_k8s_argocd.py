@@ -2,7 +2,15 @@
 
 import pytest
 import yaml
-from k8s_gitops import argocd_install_pin, check_app_of_apps, check_application, repository
+from k8s_gitops import (
+    argocd_install_pin,
+    check_app_of_apps,
+    check_application,
+    check_bootstrap,
+    check_projects,
+    check_readme_commands,
+    repository,
+)
 from k8s_lib import ENVIRONMENTS, K8S, ref, render
 from k8s_schemas import ARGOCD, validate
 
@@ -29,6 +37,25 @@ def test_application(env, app):
 def test_app_of_apps(env):
     assert RENDERS[env], f"argocd/{env} rendered nothing"
     problems = check_app_of_apps(RENDERS[env], env)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_bootstrap_holds_only_the_root_and_the_projects(env):
+    bootstrap = render(f"argocd/bootstrap/{env}")
+    assert bootstrap.returncode == 0, bootstrap.stderr
+    problems = check_bootstrap(list(bootstrap.objects), env)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_projects_are_least_privilege(env):
+    problems = check_projects(RENDERS[env], env)
+    assert not problems, "\n".join(problems)
+
+
+def test_readme_commands_work_as_written():
+    problems = check_readme_commands((K8S / "README.md").read_text(), RENDERS)
     assert not problems, "\n".join(problems)
 
 

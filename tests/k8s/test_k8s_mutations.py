@@ -8,7 +8,15 @@ import copy
 
 import pytest
 import yaml
-from k8s_gitops import check_application, check_workflow
+from k8s_gitops import (
+    check_release_workflow,
+    check_app_of_apps,
+    check_application,
+    check_bootstrap,
+    check_projects,
+    check_readme_commands,
+    check_workflow,
+)
 from k8s_lib import REPO, Env, load_env, render
 from k8s_policy import all_violations
 from k8s_schemas import validate
@@ -28,6 +36,10 @@ def find(objects, kind, name=None, prefix=None):
 
 def container(objects, kind, name):
     return find(objects, kind, name)["spec"]["template"]["spec"]["containers"][0]
+
+
+def env_var(objects, kind, name, var):
+    return next(v for v in container(objects, kind, name)["env"] if v["name"] == var)
 
 
 def delete(objects, kind, name):
@@ -117,6 +129,26 @@ MUTATIONS = [
         ["Deployment/users", "imagePullPolicyy"],
     ),
     (
+        "unknown-field-in-pooler",
+        lambda o: find(o, "Pooler", "shop-db-pooler-rw")["spec"]["pgbouncer"].update(poolmode="session"),
+        ["Pooler/shop-db-pooler-rw", "spec.pgbouncer", "poolmode"],
+    ),
+    (
+        "unknown-field-in-httproute",
+        lambda o: find(o, "HTTPRoute", "shop")["spec"].update(hostname="shop.example.com"),
+        ["HTTPRoute/shop", "spec", "hostname"],
+    ),
+    (
+        "wrong-type-in-objectstore",
+        lambda o: find(o, "ObjectStore", "shop-db-backups")["spec"]["configuration"].update(destinationPath=7),
+        ["ObjectStore/shop-db-backups", "spec.configuration.destinationPath"],
+    ),
+    (
+        "wrong-type-in-imagecatalog",
+        lambda o: find(o, "ImageCatalog", "postgresql")["spec"]["images"][0].update(major="17"),
+        ["ImageCatalog/postgresql", "spec.images.0.major"],
+    ),
+    (
         "wrong-type-in-database",
         lambda o: find(o, "Database", "orders")["spec"].update(owner=7),
         ["Database/orders", "spec.owner"],
@@ -143,12 +175,12 @@ MUTATIONS = [
     ),
     (
         "replica-hosts-write-only",
-        lambda o: find(o, "ConfigMap", prefix="users-config-")["data"].update(DATABASE_REPLICA_HOSTS="shop-db-rw"),
+        lambda o: env_var(o, "Deployment", "users", "DATABASE_REPLICA_HOSTS").update(value="shop-db-rw"),
         ["Deployment/users", "env[DATABASE_REPLICA_HOSTS]"],
     ),
     (
         "wrong-database",
-        lambda o: find(o, "ConfigMap", prefix="orders-config-")["data"].update(DATABASE_NAME="users"),
+        lambda o: env_var(o, "Deployment", "orders", "DATABASE_NAME").update(value="users"),
         ["Deployment/orders", "env[DATABASE_NAME]"],
     ),
     (
@@ -162,11 +194,38 @@ MUTATIONS = [
         ["Service/orders", "spec.selector"],
     ),
     (
-        "ingress-to-missing-port",
-        lambda o: find(o, "Ingress", "shop")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"][
-            "port"
-        ].update(name="https"),
-        ["Ingress/shop", "backend.service.port"],
+        "route-to-missing-port",
+        lambda o: find(o, "HTTPRoute", "shop")["spec"]["rules"][0]["backendRefs"][0].update(port=80),
+        ["HTTPRoute/shop", "spec.rules[0].backendRefs[0].port", "80"],
+    ),
+    (
+        "route-to-missing-gateway",
+        lambda o: find(o, "HTTPRoute", "shop")["spec"]["parentRefs"][0].update(name="public"),
+        ["HTTPRoute/shop", "spec.parentRefs[0]", "Gateway 'public'"],
+    ),
+    ("no-httproute", lambda o: delete(o, "HTTPRoute", "shop"), ["HTTPRoute: none routes to Service/nginx"]),
+    (
+        "gateway-cut-from-nginx",
+        lambda o: find(o, "NetworkPolicy", "nginx")["spec"]["ingress"][0]["from"][0]["namespaceSelector"][
+            "matchLabels"
+        ].update({"kubernetes.io/metadata.name": "ingress-nginx"}),
+        ["Gateway proxy -> Deployment/nginx:8080", "is blocked"],
+    ),
+    (
+        "ingress-with-controller-annotation",
+        lambda o: o.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {
+                    "name": "shop",
+                    "namespace": "shop-prod",
+                    "annotations": {"nginx.ingress.kubernetes.io/limit-rps": "50"},
+                },
+                "spec": {"rules": []},
+            }
+        ),
+        ["Ingress/shop", "metadata.annotations[nginx.ingress.kubernetes.io/limit-rps]", "one ingress controller"],
     ),
     (
         "migration-after-deploy",
@@ -205,7 +264,7 @@ MUTATIONS = [
     ),
     (
         "orders-cut-from-users",
-        lambda o: find(o, "NetworkPolicy", "users")["spec"]["ingress"][0]["from"].pop(1),
+        lambda o: delete(o, "NetworkPolicy", "users-from-orders"),
         ["Deployment/orders -> Deployment/users:8000", "is blocked"],
     ),
     (
@@ -217,6 +276,81 @@ MUTATIONS = [
         "literal-password",
         lambda o: find(o, "ConfigMap", prefix="users-config-")["data"].update(DATABASE_PASSWORD="hunter2hunter2"),
         ["ConfigMap/users-config-", "data.DATABASE_PASSWORD"],
+    ),
+    (
+        "pooler-bypassed",
+        lambda o: [
+            env_var(o, "Deployment", "users", "DATABASE_PRIMARY_HOSTS").update(value="shop-db-rw"),
+            env_var(o, "Deployment", "users", "DATABASE_REPLICA_HOSTS").update(value="shop-db-ro,shop-db-rw"),
+        ],
+        ["Cluster/shop-db", "spec.postgresql.parameters.max_connections", "rw side"],
+    ),
+    (
+        "hpa-beyond-pooler",
+        lambda o: find(o, "HorizontalPodAutoscaler", "users")["spec"].update(maxReplicas=100),
+        ["Pooler/shop-db-pooler-rw", "spec.pgbouncer.parameters.max_client_conn", "100 pods x 4 workers x 4 threads"],
+    ),
+    (
+        "pool-beyond-server",
+        lambda o: find(o, "Pooler", "shop-db-pooler-ro")["spec"]["pgbouncer"]["parameters"].update(
+            default_pool_size="100"
+        ),
+        ["Cluster/shop-db", "spec.postgresql.parameters.max_connections", "ro side"],
+    ),
+    (
+        "session-pooling",
+        lambda o: find(o, "Pooler", "shop-db-pooler-rw")["spec"]["pgbouncer"].update(poolMode="session"),
+        ["Cluster/shop-db", "no Pooler of type rw in transaction mode"],
+    ),
+    (
+        "service-reaches-instances",
+        lambda o: (
+            find(o, "NetworkPolicy", "users")["spec"]["egress"].append(
+                {"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "shop-db"}}}]}
+            )
+            or find(o, "Deployment", "users")["spec"]["template"]["metadata"]["labels"].update(
+                {"shop.example.com/db-client": "true"}
+            )
+        ),
+        ["Deployment/users -> Cluster/shop-db instance:5432", "is allowed"],
+    ),
+    (
+        "old-postgres",
+        lambda o: find(o, "ImageCatalog", "postgresql")["spec"]["images"][0].update(
+            image="ghcr.io/cloudnative-pg/postgresql:17.8-standard-trixie"
+        ),
+        ["ImageCatalog/postgresql", "spec.images[0].image", "older than 17.11"],
+    ),
+    (
+        "floating-postgres-tag",
+        lambda o: find(o, "ImageCatalog", "postgresql")["spec"]["images"][0].update(
+            image="ghcr.io/cloudnative-pg/postgresql:17-standard-trixie"
+        ),
+        ["ImageCatalog/postgresql", "spec.images[0].image", "not pinned"],
+    ),
+    (
+        "image-outside-catalog",
+        lambda o: find(o, "Cluster", "shop-db")["spec"].update(imageName="ghcr.io/cloudnative-pg/postgresql:17.11"),
+        ["Cluster/shop-db", "spec.imageName", "ImageCatalog"],
+    ),
+    (
+        "spread-counts-tainted-nodes",
+        lambda o: find(o, "Deployment", "orders")["spec"]["template"]["spec"]["topologySpreadConstraints"][0].pop(
+            "nodeTaintsPolicy"
+        ),
+        ["Deployment/orders", "topologySpreadConstraints[0].nodeTaintsPolicy", "Honor"],
+    ),
+    (
+        "objectstore-unmanaged",
+        lambda o: delete(o, "ObjectStore", "shop-db-backups"),
+        ["Cluster/shop-db", "barmanObjectName", "ObjectStore/shop-db-backups is not rendered"],
+    ),
+    (
+        "objectstore-after-cluster",
+        lambda o: find(o, "ObjectStore", "shop-db-backups")["metadata"]["annotations"].update(
+            {"argocd.argoproj.io/sync-wave": "0"}
+        ),
+        ["ObjectStore/shop-db-backups", "sync-wave", "below Cluster/shop-db"],
     ),
     (
         "namespace-not-restricted",
@@ -242,22 +376,99 @@ def test_unmutated_prod_is_clean():
     assert not all_violations(Env("prod", copy.deepcopy(PROD.objects)))
 
 
+def _argocd(env):
+    objects = copy.deepcopy(list(render(f"argocd/{env}").objects))
+    return objects, {o["metadata"]["name"]: o for o in objects if o["kind"] in ("Application", "AppProject")}
+
+
 def test_argocd_rules_are_enforced():
-    objects = copy.deepcopy(list(render("argocd/prod").objects))
-    apps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Application"}
-    apps["shop-apps"]["spec"]["syncPolicy"]["automated"] = {"prune": True}
-    apps["cnpg-operator"]["spec"]["source"]["targetRevision"] = "0.*"
-    apps["shop-database"]["spec"]["source"]["path"] = "k8s/overlays/staging/database"
-    apps["shop-database"]["spec"]["syncPolicy"]["syncOptionz"] = []
-    problems = [p for a in apps.values() for p in check_application(a, objects, "prod")]
-    problems += validate(apps["shop-database"])
+    objects, by_name = _argocd("prod")
+    by_name["shop-root"]["spec"]["syncPolicy"]["automated"] = {"prune": True}
+    del by_name["cnpg-operator"]["spec"]["syncPolicy"]["automated"]
+    by_name["cnpg-operator"]["spec"]["source"]["targetRevision"] = "0.*"
+    by_name["shop-database"]["spec"]["source"]["path"] = "k8s/overlays/staging/database"
+    by_name["shop-database"]["spec"]["syncPolicy"]["syncOptionz"] = []
+    apps = [o for o in objects if o["kind"] == "Application"]
+    problems = [p for a in apps for p in check_application(a, objects, "prod")]
+    problems += validate(by_name["shop-database"])
     for expected in (
-        "Application/shop-apps: spec.syncPolicy.automated: prod syncs manually",
+        "Application/shop-root: spec.syncPolicy.automated: prod's root syncs only when a person syncs it",
+        "Application/cnpg-operator: spec.syncPolicy.automated: a child of the root syncs itself",
         "Application/cnpg-operator: spec.source.targetRevision",
         "Application/shop-database: spec.source.path",
         "Application/shop-database: spec.syncPolicy: Additional properties are not allowed ('syncOptionz'",
     ):
         assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+def test_wave_order_is_enforced():
+    objects, by_name = _argocd("prod")
+    by_name["shop-database"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "1"
+    problems = check_app_of_apps(objects, "prod")
+    assert any("sync-wave" in p and "'shop-database': 1" in p for p in problems), problems
+
+
+def test_backup_plugin_must_be_an_application():
+    objects, by_name = _argocd("prod")
+    objects.remove(by_name["barman-cloud"])
+    problems = check_app_of_apps(objects, "prod")
+    assert any("Application/barman-cloud: not rendered for prod" in p for p in problems), problems
+
+
+def test_bootstrap_rules_are_enforced():
+    objects, _ = _argocd("prod")
+    problems = check_bootstrap(objects, "prod")
+    assert any("Application/shop-apps: only AppProjects and Application/shop-root" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "mutate,expected",
+    [
+        pytest.param(
+            lambda p: p["shop"]["spec"]["clusterResourceWhitelist"][0].pop("name"),
+            "AppProject/shop: spec.clusterResourceWhitelist: {'group': '', 'kind': 'Namespace'} allows more",
+            id="shop-any-namespace",
+        ),
+        pytest.param(
+            lambda p: p["platform"]["spec"]["sourceRepos"].append("https://github.com/example/shop.git"),
+            "AppProject/platform: spec.sourceRepos: this repository may not feed",
+            id="platform-takes-the-repository",
+        ),
+        pytest.param(
+            lambda p: p["root"]["spec"]["namespaceResourceWhitelist"].append({"group": "", "kind": "Secret"}),
+            "AppProject/root: spec.namespaceResourceWhitelist: only Applications and AppProjects",
+            id="root-creates-secrets",
+        ),
+        pytest.param(
+            lambda p: p["shop"]["spec"]["namespaceResourceWhitelist"].append({"group": "*", "kind": "*"}),
+            "AppProject/shop: spec.namespaceResourceWhitelist[",
+            id="wildcard-kind",
+        ),
+        pytest.param(
+            lambda p: p["platform"]["spec"]["destinations"][0].update(namespace="*"),
+            "AppProject/platform: spec.destinations[0].namespace: '*' is a wildcard",
+            id="wildcard-destination",
+        ),
+    ],
+)
+def test_project_rules_are_enforced(mutate, expected):
+    objects, by_name = _argocd("prod")
+    mutate(by_name)
+    problems = check_projects(objects, "prod")
+    assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "command,expected",
+    [
+        ("argocd app sync shop-database shop-apps", "sync shop-root alone"),
+        ("kubectl apply -n argocd -k k8s/argocd/prod", "applies every Application at once"),
+    ],
+)
+def test_readme_command_rules_are_enforced(command, expected):
+    envs = {e: list(render(f"argocd/{e}").objects) for e in ("dev", "prod")}
+    problems = check_readme_commands(f"```sh\n{command}\n```\n", envs)
+    assert any(expected in p for p in problems), problems
 
 
 def test_workflow_rules_are_enforced(tmp_path):
@@ -274,3 +485,43 @@ def test_workflow_rules_are_enforced(tmp_path):
         "ci.yaml: permissions: missing",
     ):
         assert any(expected in p for p in problems), f"{expected!r} not in:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "old,new,expected",
+    [
+        (
+            "docker/build-push-action@53b7df96c91f9c12dcc8a07bcb9ccacbed38856a # v7.3.0",
+            "docker/build-push-action@263435318d21b8e681c14492fe198d362a7d2c83 # v6.18.0",
+            "docker/build-push-action v6: older than v7",
+        ),
+        ('"${images[@]}"', "$NAMES", "must write the pushed images' digests"),
+    ],
+    ids=["node20-docker-action", "tags-without-digests"],
+)
+def test_release_rules_are_enforced(tmp_path, old, new, expected):
+    text = (REPO / ".github/workflows/release.yaml").read_text()
+    assert old in text
+    broken = tmp_path / "release.yaml"
+    broken.write_text(text.replace(old, new))
+    problems = check_release_workflow(broken)
+    assert any(expected in p for p in problems), problems
+
+
+def test_wrong_worker_count_in_a_comment_is_caught():
+    from k8s_connections import check_sizing_comments
+    from k8s_lib import K8S
+
+    dev = load_env("dev")
+    text = (K8S / "overlays/dev/apps/kustomization.yaml").read_text().replace("2 gunicorn workers", "one gunicorn worker")
+    problems = check_sizing_comments(dev, text)
+    assert any("comment says one gunicorn worker" in p and "gives ['2']" in p for p in problems), problems
+
+
+def test_undocumented_metrics_server_is_caught():
+    from k8s_lib import K8S
+    from k8s_policy import check_requirements_documented
+
+    readme = (K8S / "README.md").read_text().replace("metrics-server", "a metrics add-on")
+    problems = check_requirements_documented(PROD, readme)
+    assert any("HorizontalPodAutoscaler needs metrics-server" in p for p in problems), problems

@@ -41,3 +41,28 @@ def test_refuses_moving_or_invalid_tags(tmp_path, tag):
     result = run(copy, "ghcr.io/acme", tag, "users")
     assert result.returncode == 2 and "tag" in result.stderr
     assert copy.read_text() == OVERLAY.read_text()
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_writes_digests(tmp_path):
+    copy = tmp_path / "kustomization.yaml"
+    copy.write_text(OVERLAY.read_text())
+    result = run(copy, "ghcr.io/acme", "sha-0123456789ab", f"users@{DIGEST}", "orders")
+    assert result.returncode == 0, result.stderr
+    images = {i["name"]: i for i in yaml.safe_load(copy.read_text())["images"]}
+    assert images["shop/users"]["digest"] == DIGEST and images["shop/users"]["newTag"] == "sha-0123456789ab"
+    assert "digest" not in images["shop/orders"]
+    # A later release without a digest for users drops the old one.
+    assert run(copy, "ghcr.io/acme", "sha-ba9876543210", "users").returncode == 0
+    assert "digest" not in {i["name"]: i for i in yaml.safe_load(copy.read_text())["images"]}["shop/users"]
+
+
+@pytest.mark.parametrize("digest", ["sha256:abc", "md5:" + "ab" * 16, "sha256:" + "AB" * 32])
+def test_refuses_invalid_digests(tmp_path, digest):
+    copy = tmp_path / "kustomization.yaml"
+    copy.write_text(OVERLAY.read_text())
+    result = run(copy, "ghcr.io/acme", "sha-0123456789ab", f"users@{digest}")
+    assert result.returncode == 2 and "digest" in result.stderr
+    assert copy.read_text() == OVERLAY.read_text()

@@ -36,3 +36,13 @@ def test_hardening(path):
 def test_release_flow():
     problems = check_release_workflow(REPO / ".github/workflows/release.yaml")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "topic,words",
+    [("branch protection", ["Branch protection", "bypass"]), ("pull secrets", ["imagePullSecrets", "docker-registry"])],
+)
+def test_release_prerequisites_are_documented(topic, words):
+    readme = (REPO / "k8s/README.md").read_text()
+    missing = [w for w in words if w not in readme]
+    assert not missing, f"k8s/README.md: {topic} is not documented (missing {missing})"
