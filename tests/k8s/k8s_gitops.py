@@ -331,8 +331,9 @@ def check_workflow(path: Path) -> list[str]:
 def check_release_workflow(path: Path) -> list[str]:
     text = path.read_text()
     out = []
-    if "services/*/Dockerfile" not in text or "fromJSON(" not in text:
-        out.append(f"{path.name}: the build matrix must be computed from services/*/Dockerfile")
+    if "services/*/compose.yaml" not in text or "SERVICE=" not in text or "fromJSON(" not in text:
+        out.append(f"{path.name}: the build matrix must be computed from services/*/compose.yaml, "
+                   "each built with SERVICE=<name>")
     for service in sorted(p.name for p in (K8S / "base/apps").iterdir() if p.is_dir() and p.name != "nginx"):
         if re.search(rf"(?<![@\w/-]){service}(?![\w.-])", text):
             out.append(f"{path.name}: names the service {service!r}: adding a service must not need a workflow edit")

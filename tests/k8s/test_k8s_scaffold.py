@@ -1,4 +1,4 @@
-"""The Copier scaffold of a new service (scaffold/service/k8s/) has the shape of users: the
+"""The Copier scaffold of a new service (starter/scaffold/service/k8s/) has the shape of users: the
 same short files, so `make service` adds a folder that the component completes."""
 
 import pytest
@@ -6,7 +6,7 @@ from k8s_lib import K8S, REPO
 
 pytestmark = pytest.mark.unit
 
-SCAFFOLD = REPO / "scaffold/service/k8s/base/apps/{{ service_name }}"
+SCAFFOLD = REPO / "starter/scaffold/service/k8s/base/apps/{{ service_name }}"
 
 
 def rendered_as(name: str) -> dict[str, str]:
@@ -20,7 +20,7 @@ def rendered_as(name: str) -> dict[str, str]:
 def test_scaffold_renders_users_as_users():
     scaffold = rendered_as("users")
     users = {p.name: p.read_text() for p in (K8S / "base/apps/users").iterdir()}
-    assert scaffold == users, f"scaffold/service/k8s/base/apps drifted from k8s/base/apps/users: {sorted(set(scaffold) ^ set(users)) or [n for n in users if scaffold.get(n) != users[n]]}"
+    assert scaffold == users, f"starter/scaffold/service/k8s/base/apps drifted from k8s/base/apps/users: {sorted(set(scaffold) ^ set(users)) or [n for n in users if scaffold.get(n) != users[n]]}"
 
 
 def test_scaffold_uses_no_other_variable():

@@ -36,7 +36,7 @@ def test_add_a_service(project):
                  "services/payments/requirements.txt", "services/payments/migrations/versions/0001_create_items.py",
                  "services/payments/payments/api.py", "services/payments/tests/test_api_validation.py",
                  "nginx/routes/payments.conf", "nginx/upstreams/payments.conf.template",
-                 "k8s/base/apps/payments/networkpolicy.yaml", "k8s/base/apps/payments/database.yaml",
+                 "k8s/base/apps/payments/deployment.yaml", "k8s/base/apps/payments/kustomization.yaml",
                  "k8s/overlays/prod/apps/payments.yaml"):
         assert (project / path).is_file(), path
     assert (project / "services/payments/requirements.txt").read_text() == \
@@ -140,8 +140,7 @@ MIRRORED = [
     "services/users/compose.yaml", "services/users/requirements.in", "services/users/requirements.txt",
     "services/users/users/settings.py",
     "nginx/routes/users.conf", "nginx/upstreams/users.conf.template",
-    *(f"k8s/base/apps/users/{f}.yaml" for f in
-      ("database", "deployment", "kustomization", "migrate-job", "service", "serviceaccount")),
+    "k8s/base/apps/users/deployment.yaml", "k8s/base/apps/users/kustomization.yaml",
 ]
 
 
