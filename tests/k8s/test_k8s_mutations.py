@@ -513,7 +513,9 @@ def test_wrong_worker_count_in_a_comment_is_caught():
     from k8s_lib import K8S
 
     dev = load_env("dev")
-    text = (K8S / "overlays/dev/apps/kustomization.yaml").read_text().replace("2 gunicorn workers", "one gunicorn worker")
+    text = (
+        (K8S / "overlays/dev/apps/kustomization.yaml").read_text().replace("2 gunicorn workers", "one gunicorn worker")
+    )
     problems = check_sizing_comments(dev, text)
     assert any("comment says one gunicorn worker" in p and "gives ['2']" in p for p in problems), problems
 
