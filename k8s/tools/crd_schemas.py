@@ -184,7 +184,9 @@ def sources_md(target: Path) -> str:
         "| file | apiVersion / kind | upstream | tag | source (commit-addressed) | sha256 of the file |",
         "|---|---|---|---|---|---|",
     ]
-    for (api_version, kind), (file, (repo, commit, tag), path, _digest) in sorted(PINNED.items(), key=lambda i: i[1][0]):
+    for (api_version, kind), (file, (repo, commit, tag), path, _digest) in sorted(
+        PINNED.items(), key=lambda i: i[1][0]
+    ):
         sha = hashlib.sha256((target / file).read_bytes()).hexdigest() if (target / file).exists() else "(missing)"
         lines.append(
             f"| `{file}` | `{api_version}` `{kind}` | `{repo}` | `{tag}` | {url_of(repo, commit, path)} | `{sha}` |"

@@ -64,7 +64,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("kustomization", type=Path)
     parser.add_argument("registry", help="e.g. ghcr.io/acme (no trailing /shop)")
     parser.add_argument("tag")
-    parser.add_argument("names", nargs="+", help="image names without the shop/ prefix, each optionally @sha256:<digest>")
+    parser.add_argument(
+        "names", nargs="+", help="image names without the shop/ prefix, each optionally @sha256:<digest>"
+    )
     args = parser.parse_args(argv)
     try:
         set_tags(args.kustomization, args.registry, args.tag, args.names)

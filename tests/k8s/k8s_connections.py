@@ -96,7 +96,9 @@ def check_connections(env: Env) -> list[str]:
         params = pooler["spec"]["pgbouncer"].get("parameters") or {}
         limit = _int(params, "max_client_conn")
         if limit is None:
-            out.append(f"{ref(pooler)}: spec.pgbouncer.parameters.max_client_conn: must be set (PgBouncer's default is 100)")
+            out.append(
+                f"{ref(pooler)}: spec.pgbouncer.parameters.max_client_conn: must be set (PgBouncer's default is 100)"
+            )
         elif clients[name] > limit:
             out.append(
                 f"{ref(pooler)}: spec.pgbouncer.parameters.max_client_conn: {limit} < {clients[name]} client "

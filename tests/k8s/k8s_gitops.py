@@ -142,9 +142,7 @@ def check_app_of_apps(objects: list[dict], env: str) -> list[str]:
             return [f"Application/{name}: not rendered for {env}"]
     waves = list(order.values())
     if waves != sorted(waves) or len(set(waves)) != len(waves):
-        out.append(
-            f"metadata.annotations[argocd.argoproj.io/sync-wave]: {order} must strictly increase in that order"
-        )
+        out.append(f"metadata.annotations[argocd.argoproj.io/sync-wave]: {order} must strictly increase in that order")
     plugins = {
         plugin.get("name")
         for o in render(f"overlays/{env}/database").objects
@@ -218,7 +216,9 @@ def check_projects(objects: list[dict], env: str) -> list[str]:
             out.append(f"{ref(root)}: spec.clusterResourceWhitelist: the root creates no cluster-scoped object")
         kinds = {(e.get("group"), e.get("kind")) for e in spec.get("namespaceResourceWhitelist") or []}
         if kinds - {("argoproj.io", "Application"), ("argoproj.io", "AppProject")}:
-            out.append(f"{ref(root)}: spec.namespaceResourceWhitelist: only Applications and AppProjects ({sorted(kinds)})")
+            out.append(
+                f"{ref(root)}: spec.namespaceResourceWhitelist: only Applications and AppProjects ({sorted(kinds)})"
+            )
         if [d.get("namespace") for d in spec.get("destinations") or []] != ["argocd"]:
             out.append(f"{ref(root)}: spec.destinations: only the argocd namespace")
     platform = projects.get("platform")
@@ -258,7 +258,9 @@ def check_readme_commands(text: str, env_objects: dict[str, list[dict]]) -> list
         else:
             names = match.group(3).split()
             if names != [ROOT_APP]:
-                out.append(f"k8s/README.md: `argocd app sync {' '.join(names)}`: sync {ROOT_APP} alone (it runs every wave)")
+                out.append(
+                    f"k8s/README.md: `argocd app sync {' '.join(names)}`: sync {ROOT_APP} alone (it runs every wave)"
+                )
             for env, objects in env_objects.items():
                 apps = {o["metadata"]["name"] for o in objects if o["kind"] == "Application"}
                 for name in names:
@@ -343,10 +345,14 @@ def check_release_workflow(path: Path) -> list[str]:
     if "k8s/tools/set_image_tags.py" not in text:
         out.append(f"{path.name}: must update the tags with k8s/tools/set_image_tags.py")
     if "steps.build.outputs.digest" not in text or not re.search(r"set_image_tags\.py[^\n]*images\[@\]", text):
-        out.append(f"{path.name}: must write the pushed images' digests (build-push-action's digest output) into the overlay")
+        out.append(
+            f"{path.name}: must write the pushed images' digests (build-push-action's digest output) into the overlay"
+        )
     for action in re.findall(r"uses: ([\w-]+/[\w-]+)@\w+ # v(\d+)", text):
         if int(action[1]) < CURRENT_MAJORS.get(action[0], 0):
-            out.append(f"{path.name}: {action[0]} v{action[1]}: older than v{CURRENT_MAJORS[action[0]]} (node20, retired)")
+            out.append(
+                f"{path.name}: {action[0]} v{action[1]}: older than v{CURRENT_MAJORS[action[0]]} (node20, retired)"
+            )
     return out
 
 

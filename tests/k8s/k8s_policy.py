@@ -471,7 +471,9 @@ def check_references(env: Env) -> list[str]:
                 service = env.get("Service", backend["name"])
                 need(route, f"{where}.name", "Service", backend["name"])
                 if service and backend.get("port") not in {p["port"] for p in service["spec"]["ports"]}:
-                    out.append(f"{ref(route)}: {where}.port: {backend.get('port')!r} is not a port of Service/{backend['name']}")
+                    out.append(
+                        f"{ref(route)}: {where}.port: {backend.get('port')!r} is not a port of Service/{backend['name']}"
+                    )
     for gateway in env.of_kind("Gateway"):
         for listener in gateway["spec"]["listeners"]:
             for j, cert in enumerate((listener.get("tls") or {}).get("certificateRefs") or []):
@@ -617,7 +619,9 @@ def check_database_wiring(env: Env) -> list[str]:
     }
     for kind in ("rw", "ro"):
         if kind not in poolers:
-            out.append(f"Cluster/{cluster}: no Pooler of type {kind} in transaction mode (the services connect through it)")
+            out.append(
+                f"Cluster/{cluster}: no Pooler of type {kind} in transaction mode (the services connect through it)"
+            )
     for workload in env.api_deployments() + env.of_kind("Job"):
         name = workload["metadata"]["labels"]["app.kubernetes.io/name"]
         spec = workload["spec"]["template"]["spec"]
@@ -641,7 +645,9 @@ def check_database_wiring(env: Env) -> list[str]:
                 out.append(f"{where}[{key}]: {settings.get(key)!r}, expected {value!r}")
         replicas = (settings.get("DATABASE_REPLICA_HOSTS") or "").split(",")
         if replicas[0] != ro or rw not in replicas:
-            out.append(f"{where}[DATABASE_REPLICA_HOSTS]: {settings.get('DATABASE_REPLICA_HOSTS')!r}, expected '{ro},{rw}'")
+            out.append(
+                f"{where}[DATABASE_REPLICA_HOSTS]: {settings.get('DATABASE_REPLICA_HOSTS')!r}, expected '{ro},{rw}'"
+            )
         password_file = settings.get("DATABASE_PASSWORD_FILE")
         mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts") or []}
         volumes = {v["name"]: v for v in spec.get("volumes") or []}
@@ -706,9 +712,13 @@ def check_postgres_image(env: Env) -> list[str]:
             continue
         catalog = env.get(catalog_ref.get("kind", ""), catalog_ref.get("name", ""))
         if catalog is None:
-            out.append(f"{ref(cluster)}: spec.imageCatalogRef: {catalog_ref.get('kind')}/{catalog_ref.get('name')} is not rendered")
+            out.append(
+                f"{ref(cluster)}: spec.imageCatalogRef: {catalog_ref.get('kind')}/{catalog_ref.get('name')} is not rendered"
+            )
         elif not any(str(i.get("major")) == str(catalog_ref.get("major")) for i in catalog["spec"].get("images") or []):
-            out.append(f"{ref(cluster)}: spec.imageCatalogRef.major: {ref(catalog)} has no image for {catalog_ref.get('major')}")
+            out.append(
+                f"{ref(cluster)}: spec.imageCatalogRef.major: {ref(catalog)} has no image for {catalog_ref.get('major')}"
+            )
     return out
 
 

@@ -49,7 +49,9 @@ def _with(name, change):
 BROKEN = [
     (
         "cluster-image-twice",
-        lambda: _with("Cluster/shop-db", lambda o: o["spec"].update(imageName="ghcr.io/cloudnative-pg/postgresql:17.11")),
+        lambda: _with(
+            "Cluster/shop-db", lambda o: o["spec"].update(imageName="ghcr.io/cloudnative-pg/postgresql:17.11")
+        ),
         "Cluster/shop-db: spec: imageName and imageCatalogRef are mutually exclusive",
     ),
     (
@@ -71,7 +73,7 @@ BROKEN = [
         "gateway-tls-on-http",
         lambda: _with(
             "Gateway/shop",
-            lambda o: next(l for l in o["spec"]["listeners"] if l["protocol"] == "HTTP").update(
+            lambda o: next(x for x in o["spec"]["listeners"] if x["protocol"] == "HTTP").update(
                 tls={"certificateRefs": [{"name": "shop-tls"}]}
             ),
         ),

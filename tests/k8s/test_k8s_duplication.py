@@ -1,6 +1,5 @@
 """Service folders hold only what is theirs; the shared shape is components/python-service."""
 
-
 import pytest
 from k8s_duplication import repeated_blocks
 from k8s_lib import K8S

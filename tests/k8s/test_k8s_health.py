@@ -38,7 +38,11 @@ def test_a_check_that_never_degrades_is_caught():
 
 @pytest.mark.parametrize(
     "child,expected",
-    [(None, "Progressing"), ({"health": {"status": "Healthy"}}, "Healthy"), ({"health": {"status": "Degraded"}}, "Degraded")],
+    [
+        (None, "Progressing"),
+        ({"health": {"status": "Healthy"}}, "Healthy"),
+        ({"health": {"status": "Degraded"}}, "Degraded"),
+    ],
 )
 def test_application_health(child, expected):
     obj = {"metadata": {"name": "cnpg-operator"}} | ({"status": child} if child else {})

@@ -16,6 +16,7 @@ from k8s_gitops import (
     check_projects,
     check_readme_commands,
     check_workflow,
+    repository,
 )
 from k8s_lib import REPO, Env, load_env, render
 from k8s_policy import all_violations
@@ -430,7 +431,7 @@ def test_bootstrap_rules_are_enforced():
             id="shop-any-namespace",
         ),
         pytest.param(
-            lambda p: p["platform"]["spec"]["sourceRepos"].append("https://github.com/example/shop.git"),
+            lambda p: p["platform"]["spec"]["sourceRepos"].append(repository()["url"]),
             "AppProject/platform: spec.sourceRepos: this repository may not feed",
             id="platform-takes-the-repository",
         ),
@@ -513,7 +514,9 @@ def test_wrong_worker_count_in_a_comment_is_caught():
     from k8s_lib import K8S
 
     dev = load_env("dev")
-    text = (K8S / "overlays/dev/apps/kustomization.yaml").read_text().replace("2 gunicorn workers", "one gunicorn worker")
+    text = (
+        (K8S / "overlays/dev/apps/kustomization.yaml").read_text().replace("2 gunicorn workers", "one gunicorn worker")
+    )
     problems = check_sizing_comments(dev, text)
     assert any("comment says one gunicorn worker" in p and "gives ['2']" in p for p in problems), problems
 

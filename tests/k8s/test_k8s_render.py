@@ -43,7 +43,9 @@ def test_output_is_apply_ready(env):
     """What `kubectl kustomize k8s/overlays/<env>` prints is applied as-is: no placeholders
     left behind, no local-config objects, every namespaced object placed."""
     text = "\n".join(str(o) for o in render(f"overlays/{env}").objects)
-    leftovers = sorted(set(re.findall(r"\b(NAMESPACE|REPOSITORY|REVISION|ENVIRONMENT|SERVICE_NAME|TODO|CHANGEME)\b", text)))
+    leftovers = sorted(
+        set(re.findall(r"\b(NAMESPACE|REPOSITORY|REVISION|ENVIRONMENT|SERVICE_NAME|TODO|CHANGEME)\b", text))
+    )
     assert not leftovers, f"overlays/{env}: placeholders left in the output: {leftovers}"
     assert "config.kubernetes.io/local-config" not in text
 

@@ -20,7 +20,9 @@ def rendered_as(name: str) -> dict[str, str]:
 def test_scaffold_renders_users_as_users():
     scaffold = rendered_as("users")
     users = {p.name: p.read_text() for p in (K8S / "base/apps/users").iterdir()}
-    assert scaffold == users, f"starter/scaffold/service/k8s/base/apps drifted from k8s/base/apps/users: {sorted(set(scaffold) ^ set(users)) or [n for n in users if scaffold.get(n) != users[n]]}"
+    assert scaffold == users, (
+        f"starter/scaffold/service/k8s/base/apps drifted from k8s/base/apps/users: {sorted(set(scaffold) ^ set(users)) or [n for n in users if scaffold.get(n) != users[n]]}"
+    )
 
 
 def test_scaffold_uses_no_other_variable():
