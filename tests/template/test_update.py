@@ -42,12 +42,14 @@ def test_update_keeps_edits_and_marks_conflicts_inline(release):
     edit(project / "compose.yaml", compose_header, "# Only nginx publishes a port (see our runbook).")
     edit(project / "compose.yaml", "NGINX_CLIENT_MAX_BODY_SIZE: 64k", "NGINX_CLIENT_MAX_BODY_SIZE: 128k  # uploads")
     edit(project / "services/payments/payments/__init__.py", '"""The payments service.', '"""Payments: money in.')
+    edit(project / "README.md", "Requirements: Docker Engine", "Requirements (see our wiki): Docker Engine")
     commit_all(project, "our changes")
     commits = git(project, "rev-list", "--count", "HEAD").stdout
     # The template's next version changes the same header line, another line of that file, a
-    # line that carries the reference name, and the service scaffold.
+    # line that carries the reference name, the project's README and the service scaffold.
     edit(template / "compose.yaml", compose_header, "# Only nginx publishes a port (v0.2 wording).")
     edit(template / "compose.yaml", "    stop_grace_period: 15s", "    stop_grace_period: 16s")
+    edit(template / "starter/project/README.md", "## Tests\n", "## Tests (v0.2)\n")
     edit(template / ".env.example", "IMAGE_PREFIX=shop\n", "IMAGE_PREFIX=shop\n# v0.2: shop images are signed\n")
     edit(template / "starter/scaffold/service/services/{{ service_name }}/{{ service_name }}/__init__.py.jinja",
          "__version__ = \"0.1.0\"", "__version__ = \"0.1.0\"  # v0.2: set by the release")
@@ -66,6 +68,9 @@ def test_update_keeps_edits_and_marks_conflicts_inline(release):
     assert "services/payments/compose.yaml" in compose, "the service's include line was lost"
     assert "# v0.2: acme-store images are signed" in (project / ".env.example").read_text(), \
         "new template text was not configured"
+    readme = (project / "README.md").read_text()
+    assert "Requirements (see our wiki)" in readme and "## Tests (v0.2)" in readme and "# Acme Store\n" in readme
+    assert not (project / "starter/project").exists(), "the project's README template was left behind"
     service = (project / "services/payments/payments/__init__.py").read_text()
     assert service.startswith('"""Payments: money in.') and "# v0.2: set by the release" in service
     assert not list(project.rglob("*.rej")), "a conflict went to a .rej file"
