@@ -63,7 +63,7 @@ compose-check:
 	@docker compose version >/dev/null 2>&1 || { echo "Docker Compose v2 is required: install the docker-compose-plugin package (see README, 'Requirements')." >&2; exit 1; }
 
 # Dev tools plus every service's and test suite's requirements, found by folder.
-DEV_REQUIREMENTS := requirements-dev.txt $(wildcard services/*/requirements.txt tests/*/requirements.txt)
+DEV_REQUIREMENTS := requirements-dev.txt starter/requirements.txt $(wildcard services/*/requirements.txt tests/*/requirements.txt)
 $(VENV)/.installed: $(DEV_REQUIREMENTS)
 	[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet $(addprefix --requirement ,$(DEV_REQUIREMENTS))
@@ -100,8 +100,16 @@ lock: $(VENV)/.installed ## Re-pin every service's requirements.txt from its req
 	for s in $(SERVICES); do (cd services/$$s && $(VENV)/bin/uv pip compile --quiet --universal \
 	  --python-version 3.11 --no-header --custom-compile-command "make lock" requirements.in -o requirements.txt); done
 
-# Your own project from this template (README, "Starting your own project"; configure.py).
+# The project's names, services and template updates (starter/configure). Renaming needs only
+# Python; adding a service and updating need Copier, which gets its own small venv: the test
+# toolchain is not needed for them.
+STARTER_VENV := starter/.venv
 .PHONY: configure service update
+$(STARTER_VENV)/.installed: starter/requirements.txt
+	@[ -x $(STARTER_VENV)/bin/python ] || $(PYTHON) -m venv $(STARTER_VENV)
+	@$(STARTER_VENV)/bin/pip install --quiet --disable-pip-version-check --requirement starter/requirements.txt
+	@touch $@
+
 configure: ## Set the project's names: PROJECT=<slug> TITLE=.. REGISTRY=<host/path> REPO_URL=.. HTTP_PORT=..
 	$(PYTHON) -m starter.configure project $(if $(PROJECT),--slug '$(PROJECT)') $(if $(TITLE),--title '$(TITLE)') \
 	  $(if $(REGISTRY),--registry '$(REGISTRY)') $(if $(REPO_URL),--repo-url '$(REPO_URL)') \
@@ -109,8 +117,8 @@ configure: ## Set the project's names: PROJECT=<slug> TITLE=.. REGISTRY=<host/pa
 
 service: ## Add a Flask service wired into compose, nginx, k8s: make service NAME=payments
 	@[ -n "$(NAME)" ] || { echo "usage: make service NAME=<name>" >&2; exit 2; }
-	@$(MAKE) $(VENV)/.installed
-	$(VENV)/bin/python -m starter.configure service '$(NAME)'
+	@$(MAKE) $(STARTER_VENV)/.installed
+	@$(STARTER_VENV)/bin/python -m starter.configure service '$(NAME)'
 
-update: $(VENV)/.installed ## Pull template releases into the project and each service (VCS_REF=vX.Y.Z to pick one)
-	$(VENV)/bin/python -m starter.configure update $(if $(VCS_REF),--vcs-ref '$(VCS_REF)')
+update: $(STARTER_VENV)/.installed ## Pull template releases into the project and each service (VCS_REF=vX.Y.Z to pick one)
+	@$(STARTER_VENV)/bin/python -m starter.configure update $(if $(VCS_REF),--vcs-ref '$(VCS_REF)')

@@ -7,6 +7,7 @@ created in the real repository. Projects are generated into tmp dirs with non-de
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -22,8 +23,15 @@ ANSWERS = {
     "project_slug": "acme-store",
     "registry": "ghcr.io/acme-corp",
     "repo_url": "https://git.example.org/acme/acme-store.git",
-    "http_port": "18080",
+    "http_port": "9090",
 }
+
+
+def machinery(module: str):
+    """A module of this repository's starter/configure package."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module(f"starter.configure.{module}")
 
 
 def run(*args, cwd: Path, check: bool = True, env: dict | None = None, timeout: float = 600):
@@ -49,12 +57,14 @@ def copier(*args, cwd: Path, check: bool = True):
 
 
 def crd_schemas_env() -> dict:
-    """The generated project validates its manifests against the same CRD schemas as this one."""
-    for candidate in (os.environ.get("CRD_SCHEMAS_DIR"), ROOT.parent / "shared" / "schemas",
-                      Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "shop-crd-schemas"):
-        if candidate and Path(candidate).is_dir() and any(Path(candidate).glob("*.json")):
-            return {"CRD_SCHEMAS_DIR": str(candidate)}
-    return {}
+    """The generated project validates its manifests against the CRD schemas this repository's
+    own Kubernetes tests use (tests/k8s decides where they come from)."""
+    sys.path.insert(0, str(ROOT / "tests/k8s"))
+    try:
+        import k8s_schemas
+    finally:
+        sys.path.remove(str(ROOT / "tests/k8s"))
+    return {"CRD_SCHEMAS_DIR": str(k8s_schemas.schema_dir())}
 
 
 def unit_tests(project: Path, *args: str):
@@ -80,9 +90,10 @@ def build_template_repo(target: Path) -> Path:
     return target
 
 
-def generate(template: Path, destination: Path, answers: dict | None = None, ref: str = "v0.1.0") -> Path:
+def generate(template: Path, destination: Path, answers: dict | None = None, ref: str = "v0.1.0",
+             cwd: Path | None = None) -> Path:
     data = [f"--data={key}={value}" for key, value in (ANSWERS if answers is None else answers).items()]
     copier("copy", "--trust", "--defaults", "--quiet", "--vcs-ref", ref, *data, template, destination,
-           cwd=destination.parent)
+           cwd=cwd or destination.parent)
     commit_all(destination, "Generated from the template")
     return destination

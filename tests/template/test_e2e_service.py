@@ -1,4 +1,4 @@
-"""Issue 6, test 3 (e2e layer): a generated project with a service added by `make service` runs
+"""A generated project with a service added by `make service` runs
 with `make up`, and the new service answers through nginx, database round trip included.
 
 Isolated like tests/harness.py's stacks: its own compose project name and image prefix

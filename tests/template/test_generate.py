@@ -1,10 +1,11 @@
-"""Issue 6, test 1: a project generated with non-default answers carries its own names only, keeps
+"""A project generated with non-default answers carries its own names only, keeps
 its secrets out of git and out of the answers, and passes its own unit layer (which includes
 `docker compose config` and the offline Kubernetes validation)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import stat
@@ -14,15 +15,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from template_lib import ANSWERS, ROOT, git, run, unit_tests
+from template_lib import ANSWERS, ROOT, generate, git, run, unit_tests
 
 pytestmark = pytest.mark.unit
 
 REFERENCE = re.compile(r"(?i)(?<!\w)shop(?!\w)")
 # Copier's own syntax (Makefile and workflows legitimately contain Go's {{.X}} and ${{ x }}).
 TEMPLATE_SYNTAX = re.compile(r"\{%|%\}|\{\{\s*(_copier\w*|project_\w+|registry|repo_url|http_port|service_name|kind)\b")
-# configure.py must know the reference name: it converts freshly rendered files on every update.
-MACHINERY = {"starter/configure/__main__.py"}
+# The machinery must know the reference name: it converts freshly rendered files on every update.
+MACHINERY = ("starter", "configure")
 
 
 def text_files(project: Path):
@@ -43,17 +44,66 @@ def test_no_reference_names_or_template_syntax_left(generated):
             problems.append(f"{relative}: the file name keeps the reference name")
         if relative.name.endswith(".jinja") or "{{" in str(relative):
             problems.append(f"{relative}: a template file was copied as it is")
-        if str(relative) in MACHINERY:
+        if relative.parts[:2] == MACHINERY:
             continue
         for number, line in enumerate(text.splitlines(), 1):
             if REFERENCE.search(line):
                 problems.append(f"{relative}:{number}: {line.strip()[:100]}")
             if TEMPLATE_SYNTAX.search(line):
                 problems.append(f"{relative}:{number}: template syntax: {line.strip()[:100]}")
-    for part in ("copier.yml", "starter/scaffold", "tests/template", ".copier-answers.yml.jinja"):
-        if (generated / part).exists():
-            problems.append(f"{part}: the template's own part was copied into the project")
     assert not problems, "\n".join(problems)
+
+
+# What only the template needs or has measured: none of it belongs in a project.
+TEMPLATE_ONLY = ("copier.yml", ".copier-answers.yml.jinja", "starter/scaffold", "starter/project",
+                 "starter/released-files.txt", "tests/template", "docs/benchmarks.json", "docs/benchmarks.md")
+
+
+def test_template_only_files_stay_behind(generated):
+    assert all((ROOT / part).exists() for part in TEMPLATE_ONLY), "the list names a path the template lacks"
+    copied = [part for part in TEMPLATE_ONLY if (generated / part).exists()]
+    assert not copied, f"the template's own parts were copied into the project: {copied}"
+
+
+PORT = re.compile(r"(?<!\d)8080(?!\d)")
+
+
+def test_readme_is_the_projects_own(generated):
+    """Name, port, services, updates; no reference name, no default port, not a template."""
+    readme = (generated / "README.md").read_text()
+    assert readme.startswith(f"# {ANSWERS['project_name']}\n"), readme[:200]
+    assert not REFERENCE.search(readme), "the reference name is left in the README"
+    assert not PORT.search(readme), "the default port is left in the README"
+    assert f"http://localhost:{ANSWERS['http_port']}" in readme
+    assert f"`{ANSWERS['project_slug']}`" in readme
+    assert "`users`" in readme and "`orders`" in readme and "make service NAME=" in readme
+    assert "make update" in readme and ".copier-answers.yml" in readme
+    introduction = readme.split("\n\n")[1].lower()
+    assert "template" not in introduction, f"the README introduces the project as a template: {introduction}"
+    for phrase in ("clone or generate", "copier.yml", "scaffold", "Starting your own project", "benchmark"):
+        assert phrase.lower() not in readme.lower(), f"the README speaks of the template: {phrase!r}"
+    assert (ROOT / "README.md").read_text().startswith("# shop: "), "the template lost its own README"
+
+
+def test_nginx_readme_names_the_chosen_port(generated):
+    readme = (generated / "nginx/README.md").read_text()
+    assert f"published port ({ANSWERS['http_port']})" in readme
+    assert not PORT.search(readme), "nginx/README.md still says 8080"
+
+
+def test_generated_from_a_relative_path_records_it_absolute(template_repo, tmp_path):
+    """`copier copy ../template x` records "../template" unless told otherwise; `make service` and
+    `make update` need the absolute path."""
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+    relative = os.path.relpath(template_repo, workspace)
+    assert not Path(relative).is_absolute()
+    project = generate(Path(relative), workspace / "relative", cwd=workspace)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_src_path"] == str(template_repo.resolve()), answers
+    run(sys.executable, "-m", "starter.configure", "service", "payments", cwd=project)
+    service = yaml.safe_load((project / "services/payments/.copier-answers.yml").read_text())
+    assert service["_src_path"] == str(template_repo.resolve()), service
 
 
 def test_manifests_use_the_answers(generated):
@@ -125,7 +175,7 @@ def test_configure_refuses_bad_values_and_writes_nothing(project):
     for args in (["--slug=Acme"], ["--slug=data"], ["--slug=a--b"], ["--http-port=80"], ["--registry=https://x"],
                  ["--repo-url=not a url"], ["--title=a: b"]):
         result = run(sys.executable, "-m", "starter.configure", "project", *args, cwd=project, check=False)
-        assert result.returncode == 2 and "configure.py project:" in result.stderr, (args, result.stderr)
+        assert result.returncode == 2 and "configure project:" in result.stderr, (args, result.stderr)
     assert git(project, "status", "--porcelain").stdout == ""
 
 

@@ -1,26 +1,18 @@
-"""Issue 6, test 3 (unit layer): `make service NAME=...` adds a service by adding files plus one
+"""`make service NAME=...` adds a service by adding files plus one
 line per list that takes no glob; bad names are refused before anything is written; the
 scaffold stays the shape of users (rendered as `users`, it reproduces users' own files)."""
 
 from __future__ import annotations
 
-import importlib.util
 import keyword
 import re
 import sys
 
 import pytest
 import yaml
-from template_lib import ROOT, copier, git, run, unit_tests
+from template_lib import ROOT, commit_all, copier, git, machinery, run, unit_tests
 
 pytestmark = pytest.mark.unit
-
-
-def configure_module():
-    spec = importlib.util.spec_from_file_location("template_configure", ROOT / "starter/configure/__main__.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def added_lines(project, path: str) -> list[str]:
@@ -100,12 +92,27 @@ def test_bad_names_are_refused_and_nothing_is_written(project, name):
     result = run(sys.executable, "-m", "starter.configure", "service", name, cwd=project, check=False)
     assert result.returncode == 2, result.stdout + result.stderr
     assert BAD_NAMES[name] in result.stderr and f"'{name}'" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert git(project, "status", "--porcelain", "--untracked-files=all").stdout == ""
 
 
-def test_make_service_runs_the_script(generated):
+@pytest.mark.parametrize("src, says", [("../template", "relative path"), ("/nonexistent/template", "not a directory")])
+def test_a_template_that_cannot_be_found_is_told_in_one_line(project, src, says):
+    answers = project / ".copier-answers.yml"
+    answers.write_text(re.sub(r"(?m)^_src_path: .*$", f"_src_path: {src}", answers.read_text()))
+    commit_all(project, "an answers file that names an unusable template")
+    for command in (["service", "payments"], ["update"]):
+        result = run(sys.executable, "-m", "starter.configure", *command, cwd=project, check=False)
+        assert result.returncode == 2 and says in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert git(project, "status", "--porcelain", "--untracked-files=all").stdout == ""
+
+
+def test_make_service_runs_the_script_with_copier_only(generated):
     dry = run("make", "-n", "service", "NAME=payments", cwd=generated).stdout
-    assert "-m starter.configure service 'payments'" in dry
+    assert "starter/.venv/bin/python -m starter.configure service 'payments'" in dry
+    assert "--requirement starter/requirements.txt" in dry and "requirements-dev.txt" not in dry
+    assert "starter/.venv/bin/python -m starter.configure update" in run("make", "-n", "update", cwd=generated).stdout
     usage = run("make", "service", cwd=generated, check=False, env={"NAME": ""})
     assert "starter.configure" not in usage.stdout
 
@@ -128,10 +135,10 @@ def copier_reserved(question: str) -> set[str]:
 
 
 def test_copier_yml_and_configure_reserve_the_same_names():
-    configure = configure_module()
-    keywords = {k for k in keyword.kwlist + keyword.softkwlist if configure.SERVICE_RE.match(k)}
-    assert copier_reserved("service_name") == configure.RESERVED_SERVICES | keywords
-    assert copier_reserved("project_slug") == configure.RESERVED_SLUGS
+    names = machinery("names")
+    keywords = {k for k in keyword.kwlist + keyword.softkwlist if names.SERVICE_RE.match(k)}
+    assert copier_reserved("service_name") == names.RESERVED_SERVICES | keywords
+    assert copier_reserved("project_slug") == names.RESERVED_SLUGS
 
 
 # users' files that the scaffold mirrors line for line (the network policy differs: orders
