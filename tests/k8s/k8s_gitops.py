@@ -226,12 +226,12 @@ def check_projects(objects: list[dict], env: str) -> list[str]:
         out.append(
             f"{ref(platform)}: spec.sourceRepos: this repository may not feed the project that creates cluster RBAC"
         )
-    shop = projects.get("shop")
-    if shop:
-        for entry in shop["spec"].get("clusterResourceWhitelist") or []:
+    own_project = projects.get("shop")
+    if own_project:
+        for entry in own_project["spec"].get("clusterResourceWhitelist") or []:
             if (entry.get("group"), entry.get("kind"), entry.get("name")) != ("", "Namespace", f"shop-{env}"):
                 out.append(
-                    f"{ref(shop)}: spec.clusterResourceWhitelist: {entry} allows more than its own Namespace shop-{env}"
+                    f"{ref(own_project)}: spec.clusterResourceWhitelist: {entry} allows more than its own Namespace shop-{env}"
                 )
     return out
 

@@ -56,21 +56,10 @@ def copier(*args, cwd: Path, check: bool = True):
     return run(sys.executable, "-m", "copier", *args, cwd=cwd, check=check)
 
 
-def crd_schemas_env() -> dict:
-    """The generated project validates its manifests against the CRD schemas this repository's
-    own Kubernetes tests use (tests/k8s decides where they come from)."""
-    sys.path.insert(0, str(ROOT / "tests/k8s"))
-    try:
-        import k8s_schemas
-    finally:
-        sys.path.remove(str(ROOT / "tests/k8s"))
-    return {"CRD_SCHEMAS_DIR": str(k8s_schemas.schema_dir())}
-
-
 def unit_tests(project: Path, *args: str):
     """The generated project's own unit layer (services, static checks, Kubernetes validation)."""
     return run(sys.executable, "-m", "pytest", "-m", "unit", "-q", "-p", "no:cacheprovider", *args,
-               cwd=project, check=False, env=crd_schemas_env(), timeout=900)
+               cwd=project, check=False, timeout=900)
 
 
 def worktree_files(root: Path) -> list[str]:

@@ -2,7 +2,9 @@
 same short files, so `make service` adds a folder that the component completes."""
 
 import pytest
-from k8s_lib import K8S, REPO
+from template_lib import ROOT as REPO
+
+K8S = REPO / "k8s"
 
 pytestmark = pytest.mark.unit
 
