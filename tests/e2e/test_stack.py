@@ -22,7 +22,7 @@ def test_nginx_answers_its_own_healthz(api):
 @pytest.mark.parametrize("service", ["users", "orders"])
 def test_each_service_health_readiness_and_openapi_through_nginx(api, service):
     assert api.get(f"/api/{service}/healthz").json() == {"status": "ok"}
-    assert api.get(f"/api/{service}/readyz").json() == {"status": "ready"}
+    assert api.get(f"/api/{service}/readyz").json() == {"status": "ready", "writes": True}
     doc = api.get(f"/api/{service}/openapi.json").json()
     assert doc["servers"] == [{"url": f"/api/{service}"}]
 

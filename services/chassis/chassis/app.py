@@ -68,18 +68,28 @@ def create_service_app(name: str, version: str, operations: list[openapi.Operati
 
     @app.get("/readyz")
     def readyz():
-        try:
-            database.ping()
-        except Exception as exc:  # any failure means "not ready"; the reason goes to the log
-            log.warning("not ready: %s", exc.__class__.__name__)
-            raise problems.Problem(503, "Service Unavailable", "The database is not reachable.") from None
-        return {"status": "ready"}
+        # Ready while the pod can serve reads, from a standby or the primary: during a switchover
+        # the primary is briefly gone, and a pod that can still read stays in the load balancer
+        # (writes answer 503 problem+json meanwhile). "writes" says whether the primary answered.
+        writes = _answers(database, readonly=False)
+        if not writes and not _answers(database, readonly=True):
+            raise problems.Problem(503, "Service Unavailable", "No database node is reachable.")
+        return {"status": "ready", "writes": writes}
 
     @app.get("/openapi.json")
     def openapi_json() -> Response:
         return jsonify(openapi.build(name, version, operations, forwarded_prefix()))
 
     return app
+
+
+def _answers(database: Database, *, readonly: bool) -> bool:
+    try:
+        database.ping(readonly=readonly)
+    except Exception as exc:  # any failure means "not this node"; the reason goes to the log
+        log.warning("%s not reachable: %s", "read node" if readonly else "primary", exc.__class__.__name__)
+        return False
+    return True
 
 
 def app_factory(name: str, version: str, setup: Callable[[Flask, Mapping[str, str]], None] | None = None):

@@ -115,8 +115,8 @@ class Database:
             row = connection.exec_driver_sql(statement, params).mappings().first()
         return dict(row) if row is not None else None
 
-    def ping(self) -> None:
-        with self.connect() as conn:
+    def ping(self, *, readonly: bool = False) -> None:
+        with self.connect(readonly=readonly) as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:

@@ -24,7 +24,9 @@ PROBLEM_SCHEMA = {
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
-HEALTH = {"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]}
+HEALTH = {"type": "object", "required": ["status"], "properties": {
+    "status": {"type": "string"},
+    "writes": {"type": "boolean", "description": "/readyz: whether the primary answered (reads work either way)"}}}
 STATUS_TITLES = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found",
     409: "Conflict", 415: "Unsupported Media Type", 422: "Unprocessable Content",
@@ -87,7 +89,7 @@ def build(title: str, version: str, operations: list[Operation], prefix: str = "
 
     health = {"application/json": {"schema": {"$ref": REF.format(model="Health")}}}
     for path, summary, codes in (("/healthz", "The process is alive", (200,)),
-                                 ("/readyz", "The database is reachable", (200, 503))):
+                                 ("/readyz", "A database node answers: reads work", (200, 503))):
         paths[path] = {"get": {"summary": summary, "operationId": path.strip("/"), "responses": {
             str(code): ({"description": "OK", "content": health} if code == 200 else _problem(code))
             for code in codes}}}
