@@ -70,12 +70,26 @@ body=${NGINX_CLIENT_MAX_BODY_SIZE:-64k}
 [[ $body =~ ^[1-9][0-9]{0,9}[kKmM]?$ ]] ||
     die "NGINX_CLIENT_MAX_BODY_SIZE='$body' must be a size like 64k or 1m (0 = unlimited is refused)"
 
+# Proxies in front of nginx (a Kubernetes Gateway, a load balancer) whose X-Forwarded-For is
+# trusted: the client address is then taken from it, for logs, the rate limit and the services.
+# Empty (compose): nginx is the edge and trusts nobody.
+trusted=${NGINX_TRUSTED_PROXIES:-}
+read -r -a proxies <<<"$trusted"
+for proxy in "${proxies[@]}"; do
+    [[ $proxy =~ ^[0-9a-fA-F.:]+(/[0-9]{1,3})?$ ]] ||
+        die "NGINX_TRUSTED_PROXIES: '$proxy' is not an address or CIDR (space-separated)"
+done
+
 mkdir -p "$out/upstreams" 2>/dev/null && [[ -w $out ]] ||
     die "cannot write $out: mount a writable tmpfs at /tmp"
 
 printf 'worker_processes %s;\n' "$workers" >"$out/main.conf"
 printf 'resolver %s valid=5s;\nresolver_timeout 3s;\nlimit_req_zone $limit_key zone=per_client:10m rate=%s;\n' \
     "$resolver" "$rate" >"$out/http.conf"
+if ((${#proxies[@]})); then
+    printf 'set_real_ip_from %s;\n' "${proxies[@]}" >>"$out/http.conf"
+    printf 'real_ip_header X-Forwarded-For;\nreal_ip_recursive on;\n' >>"$out/http.conf"
+fi
 # A body nginx accepts is kept in memory (no temp file); the buffer grows only to Content-Length.
 printf 'client_max_body_size %s;\nclient_body_buffer_size %s;\nlimit_req zone=per_client burst=%s nodelay;\n' \
     "$body" "$body" "$burst" >"$out/server.conf"
@@ -92,7 +106,7 @@ for template in "$conf"/upstreams/*.conf.template; do
     printf '%s\n' "$content" >"$out/upstreams/${name%.template}"
 done
 
-printf 'nginx-entrypoint: worker_processes=%s resolver=%s upstream_suffix=%s rate=%s burst=%s client_max_body_size=%s\n' \
-    "$workers" "$resolver" "${suffix:-(none)}" "$rate" "$burst" "$body" >&2
+printf 'nginx-entrypoint: worker_processes=%s resolver=%s upstream_suffix=%s rate=%s burst=%s client_max_body_size=%s trusted_proxies=%s\n' \
+    "$workers" "$resolver" "${suffix:-(none)}" "$rate" "$burst" "$body" "${trusted:-(none)}" >&2
 
 exec "$@"

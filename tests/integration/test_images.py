@@ -4,11 +4,12 @@ import subprocess
 
 import pytest
 
+import harness
 from harness import inspect
 from integration_helpers import project_image
 
 pytestmark = pytest.mark.integration
-SERVICES = ["nginx", "users", "orders", "db"]
+SERVICES = ["nginx", *harness.SERVICES, "db"]
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +17,26 @@ def images():
     return {service: project_image(service) for service in SERVICES}
 
 
+def nginx_test(image: str, *env: str) -> subprocess.CompletedProcess:
+    options = [arg for value in env for arg in ("-e", value)]
+    return subprocess.run(["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp", *options, image, "nginx", "-T"],
+                          capture_output=True, text=True)
+
+
 def test_nginx_config_is_valid_inside_the_image(images):
-    result = subprocess.run(["docker", "run", "--rm", "--read-only", "--tmpfs", "/tmp", images["nginx"], "nginx", "-t"],
-                            capture_output=True, text=True)
+    result = nginx_test(images["nginx"])
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr and "test is successful" in result.stderr
+    assert "set_real_ip_from" not in result.stdout, "nginx is the edge in compose: it trusts no X-Forwarded-For"
+
+
+def test_nginx_trusts_x_forwarded_for_only_from_the_proxies_it_is_given(images):
+    result = nginx_test(images["nginx"], "NGINX_TRUSTED_PROXIES=10.0.0.0/8 fd00::/8")
+    assert result.returncode == 0, result.stderr
+    assert "set_real_ip_from 10.0.0.0/8;" in result.stdout and "set_real_ip_from fd00::/8;" in result.stdout
+    assert "real_ip_header X-Forwarded-For;" in result.stdout
+    refused = nginx_test(images["nginx"], "NGINX_TRUSTED_PROXIES=anyone")
+    assert refused.returncode != 0 and "NGINX_TRUSTED_PROXIES" in refused.stderr
 
 
 @pytest.mark.parametrize("service", SERVICES)
