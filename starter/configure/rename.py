@@ -1,7 +1,7 @@
 """`project`: write the project's names where files cannot read a variable.
 
 Most files read what differs (compose ${IMAGE_PREFIX}, nginx's include routes/*.conf, the release
-workflow's services/*/Dockerfile, Argo CD's one repository.yaml); this rewrites the literal places
+workflow's services/*/compose.yaml, Argo CD's one repository.yaml); this rewrites the literal places
 that cannot, and only those: the slug in the files of NAMED_FILES (the reference name is "shop",
 written only as a name, never as the English word), the port defaults, the overlays' registry,
 the repository URL and the README's title. Idempotent: the current values are read from the

@@ -23,7 +23,7 @@ LUA = HERE / "lua"
 # Results and targets
 
 
-# The issue's targets (2 cores, everything on one machine). name -> (operator, threshold).
+# The project's targets (2 cores, everything on one machine). name -> (operator, threshold).
 TARGETS: dict[str, tuple[str, float]] = {
     "rps.get_user": (">=", 1000),
     "p99_ms.get_user_half_load": ("<=", 50),
@@ -41,7 +41,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "workers.follow_cgroup": ("==", 1),
 }
 
-# The names the issue requires in every run, so that runs can be compared.
+# The names every run reports, so that runs can be compared.
 REQUIRED = (
     "rps.nginx_healthz", "rps.service_healthz", "rps.get_user", "rps.list_users", "rps.create_user",
     "rps.create_order", "p99_ms.get_user_half_load", "proxy_overhead_p50_pct", "rebuild_s.code_change",

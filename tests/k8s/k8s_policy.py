@@ -1,4 +1,4 @@
-"""The rules of issue 4 as functions over rendered objects.
+"""The project's Kubernetes rules as functions over rendered objects.
 
 Each check returns a list of violations, 'Kind/name: field.path: what is wrong', so a failing
 test (or a mutated copy in test_k8s_mutations.py) names the object and the field.

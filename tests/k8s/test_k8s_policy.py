@@ -1,4 +1,4 @@
-"""The rules of issue 4 on every rendered object of every environment (k8s_policy.py)."""
+"""The project's Kubernetes rules on every rendered object of every environment (k8s_policy.py)."""
 
 import pytest
 from k8s_lib import ENVIRONMENTS, load_env, ref

@@ -146,7 +146,7 @@ def test_answers_are_recorded_without_secrets(generated):
 
 
 def test_secrets_are_generated_private_and_ignored(generated):
-    """The issue asks for 0600 files. db/secrets.sh makes the directory 0700 and the files 0644
+    """Not 0600 files: db/secrets.sh makes the directory 0700 and the files 0644
     instead: compose bind-mounts file secrets with the host's mode outside Swarm, and the
     containers' non-root users must read them. The directory is the protection on the host."""
     secrets = generated / "secrets"
