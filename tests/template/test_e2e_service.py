@@ -50,7 +50,7 @@ def test_new_service_answers_through_nginx(generated, tmp_path):
             pytest.fail(f"make up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}\n{logs.stdout[-6000:]}")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:
             assert api.get("/api/payments/healthz").json() == {"status": "ok"}
-            assert api.get("/api/payments/readyz").json() == {"status": "ready"}
+            assert api.get("/api/payments/readyz").json() == {"status": "ready", "writes": True}
             assert api.get("/api/payments/openapi.json").json()["servers"] == [{"url": "/api/payments"}]
             created = api.post("/api/payments", json={"name": "first payment"})
             assert created.status_code == 201, created.text
@@ -66,7 +66,7 @@ def test_new_service_answers_through_nginx(generated, tmp_path):
             assert [i["name"] for i in listed["items"]] == ["first payment"]
             bad = api.post("/api/payments", json={"name": ""})
             assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
-            assert api.get("/api/users/readyz").json() == {"status": "ready"}, "the example services still run"
+            assert api.get("/api/users/readyz").json() == {"status": "ready", "writes": True}, "the example services still run"
     finally:
         run("docker", "compose", "down", "--volumes", "--remove-orphans", "--timeout", "10", cwd=project, env=env,
             check=False)

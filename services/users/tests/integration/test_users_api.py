@@ -307,4 +307,4 @@ def test_email_length_limit_of_254_characters(users_client, extra, status):
 
 def test_health_and_readiness_with_a_real_database(users_client):
     assert users_client.get("/healthz").get_json() == {"status": "ok"}
-    assert users_client.get("/readyz").get_json() == {"status": "ready"}
+    assert users_client.get("/readyz").get_json() == {"status": "ready", "writes": True}
