@@ -24,11 +24,18 @@ ensure() { # FILE
     chmod 0644 "$1"
     return
   fi
-  (umask 077 && printf '%s' "$(random_password)" >"$1.tmp") # no trailing newline
-  chmod 0644 "$1.tmp"
-  mv -f "$1.tmp" "$1" # atomic: a reader never sees a half-written password
-  echo "created ${1#"$root"/}"
-  created=$((created + 1))
+  # Two runs at once (parallel test workers) must neither fail nor replace each other's secret:
+  # each writes its own temporary file, and a hard link creates the secret only if it is still
+  # missing (atomic: a reader never sees a half-written password; the first run wins).
+  local tmp
+  tmp=$(umask 077 && mktemp "$1.XXXXXX")
+  printf '%s' "$(random_password)" >"$tmp" # no trailing newline
+  chmod 0644 "$tmp"
+  if ln "$tmp" "$1" 2>/dev/null; then
+    echo "created ${1#"$root"/}"
+    created=$((created + 1))
+  fi
+  rm -f "$tmp"
 }
 
 ensure "$secrets/postgres-password"
