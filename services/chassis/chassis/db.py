@@ -132,6 +132,6 @@ def sql(statement: Executable) -> str:
     return str(statement.compile(dialect=_PSYCOPG))
 
 
-def served_by(session: Session) -> str:
-    """The host a session's connection reached (which node of the multi-host list answered)."""
-    return session.connection().connection.dbapi_connection.info.host
+def served_by(connection: Connection) -> str:
+    """The host a connection reached (which node of the multi-host list answered)."""
+    return connection.connection.dbapi_connection.info.host

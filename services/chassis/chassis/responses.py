@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from chassis.db import Database
+from chassis.db import Database, served_by
 from chassis.forwarding import forwarded_prefix
 from chassis.schemas import Query
 
@@ -42,7 +42,7 @@ def page(database: Database, statement: Select, order_by, query: Query, item: ty
         # An ORM entity comes as one object (with its relationships); plain columns as a mapping.
         as_object = bool(rows) and len(rows[0]) == 2 and hasattr(rows[0][0], "__mapper__")
         items = [item.model_validate(row[0] if as_object else row._mapping).model_dump(mode="json") for row in rows]
-        host = connection.connection.dbapi_connection.info.host
+        host = served_by(connection)
     response = jsonify({"items": items, "total": total, "limit": query.limit, "offset": query.offset})
     response.headers["X-DB-Host"] = host
     return response
