@@ -14,6 +14,8 @@ change is made there; the work tree is never modified), in a compose project of 
             same endpoints directly at the services (inside the app network); replication lag on
             the replica while create-user runs; GET by id paced at half its max rate
   profile   py-spy on the services under load, when a GET-by-id target is missed
+  floor     users' CPU per request (GET by id, /healthz) over a bare WSGI + psycopg app's, run in the
+            users image under the same gunicorn, limits and nginx (tests/bench/floor.py; bench-only)
   scaling   GET by id with users limited to 1 CPU, then 2 CPUs (compose override, recreated:
             the service sizes its workers from the cgroup at start)
   failover  writes through nginx while db/failover.sh runs: time to the first write accepted again,
@@ -510,6 +512,35 @@ class Bench:
                        py_spy=spy_log.splitlines()[-2] if spy_log.count("\n") else spy_log)
         return summary
 
+    # ---- the floor ----------------------------------------------------------------------------
+
+    def floor(self) -> None:
+        """The service against the least Python can do (tests/bench/floor.py, mounted into the users
+        container for this phase only): same image, gunicorn settings, CPU limit and nginx. Each
+        endpoint runs on the floor, then on the service right after, so both see the same machine."""
+        endpoints = {ep.name: ep for ep in self.endpoints()}
+        measured = {"get_user": endpoints["get_user"], "healthz": endpoints["service_healthz"]}
+        override = self.workdir / "bench-users-floor.yaml"
+        override.write_text("services:\n  users:\n    environment: {SERVICE_NAME: floor}\n"
+                            f"    volumes: [\"{ROOT / 'tests/bench/floor.py'}:/app/floor.py:ro\"]\n")
+        per_request: dict[str, dict[str, float]] = {"floor": {}, "service": {}}
+        for app, files in (("floor", ("-f", "compose.yaml", "-f", override.name)), ("service", ())):
+            self.stack.compose(*files, "up", "--detach", "--wait", "--wait-timeout", "120", "--no-deps", "users")
+            self.refresh_meter()
+            for name, ep in measured.items():
+                self.wrk_endpoint(ep, f"floor.{app}.{name}.warmup", ep.path, MAX, duration=1)
+                r = self.wrk_endpoint(ep, f"floor.{app}.{name}", ep.path, MAX)
+                if r.error_total:
+                    raise RuntimeError(f"{app} {name}: {r.error_total} errors ({r.errors})")
+                per_request[app][name] = 1000 * r.cpu.get("users", 0) / r.rps
+                self.results.add(f"cpu_ms_per_request.{name}.{app}_users", per_request[app][name], "ms",
+                                 f"users container, {r.rps:.0f} req/s through nginx")
+        for name in measured:
+            floor_ms, ours = per_request["floor"][name], per_request["service"][name]
+            self.results.add(f"floor_ratio.{name}", ours / floor_ms, "ratio",
+                             f"users CPU per request {ours:.3f} ms over the floor's {floor_ms:.3f} ms "
+                             "(bare WSGI + psycopg prepared statement), adjacent runs")
+
     # ---- CPU scaling --------------------------------------------------------------------------
 
     def sizing(self) -> str:
@@ -739,6 +770,7 @@ def main() -> int:
         bench.phase("load", bench.load)
         bench.phase("half load", bench.half_load)
         bench.phase("profile", bench.profile)
+        bench.phase("floor", bench.floor)
         bench.phase("cpu scaling", bench.scaling)
         bench.phase("failover", bench.failover)
         return bench.finish()

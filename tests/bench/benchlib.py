@@ -26,7 +26,14 @@ LUA = HERE / "lua"
 # The project's targets (2 cores, everything on one machine). name -> (operator, threshold).
 TARGETS: dict[str, tuple[str, float]] = {
     "rps.get_user": (">=", 1000),
-    "p99_ms.get_user_half_load": ("<=", 50),
+    "cpu_ms_per_request.get_user": ("<=", 1.6),
+    "cpu_ms_per_request.get_user.users": ("<=", 1.0),
+    "cpu_ms_per_request.healthz.service_users": ("<=", 0.4),
+    "floor_ratio.get_user": ("<=", 1.5),
+    "cpu_ms_per_request.create_order": ("<=", 5),
+    "rps.create_order": (">=", 300),
+    "cpu_ms_per_request.list_users": ("<=", 2.5),
+    "p99_ms.get_user_half_load": ("<=", 25),
     "errors.get_user_total": ("==", 0),
     "proxy_overhead_p50_pct": ("<=", 15),
     "rebuild_s.code_change": ("<=", 15),
@@ -47,7 +54,7 @@ REQUIRED = (
     "rps.create_order", "p99_ms.get_user_half_load", "proxy_overhead_p50_pct", "rebuild_s.code_change",
     "image_added_mb.users", "image_added_mb.orders", "image_added_mb.nginx", "up_to_healthy_s",
     "failover_s", "failover_lost_writes", "replication_lag_ms.p99", "rps.get_user_1cpu",
-    "rps.get_user_2cpu",
+    "rps.get_user_2cpu", "floor_ratio.get_user", "floor_ratio.healthz",
 )
 
 

@@ -5,6 +5,8 @@ import time
 import httpx
 import pytest
 
+from harness import SERVICES
+
 pytestmark = pytest.mark.e2e
 
 
@@ -25,6 +27,12 @@ def test_each_service_health_readiness_and_openapi_through_nginx(api, service):
     assert api.get(f"/api/{service}/readyz").json() == {"status": "ready", "writes": True}
     doc = api.get(f"/api/{service}/openapi.json").json()
     assert doc["servers"] == [{"url": f"/api/{service}"}]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_starts_without_an_error_line(stack, service):
+    errors = [line for line in stack.logs(service).splitlines() if '"level": "error"' in line]
+    assert not errors, "\n".join(errors)
 
 
 def test_create_user_then_order_then_list_it(api):

@@ -27,6 +27,9 @@ graceful_timeout = 20
 timeout = 30
 keepalive = 75  # longer than nginx's upstream keepalive_timeout, so nginx closes idle ones first
 worker_tmp_dir = "/dev/shm"  # heartbeat files in memory: works with a read-only root filesystem
+# No control socket (gunicornc): compose and Kubernetes manage the process with signals, and the
+# socket's default place ($HOME) is not writable under a read-only root.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
