@@ -9,7 +9,6 @@ BASES ?= auto            # auto | official | airgap (see build/bases.sh)
 HTTP_PORT ?= 8080
 PYTHON ?= python3
 VENV := .venv
-TEST_WORKERS ?= 4
 PYTEST := $(VENV)/bin/pytest
 # Bases chosen by build/bases.sh are exported to compose as build args.
 COMPOSE = set -a; [ ! -f .bases.env ] || . ./.bases.env; set +a; docker compose
@@ -70,10 +69,9 @@ $(VENV)/.installed: $(DEV_REQUIREMENTS)
 	$(VENV)/bin/pip install --quiet $(addprefix --requirement ,$(DEV_REQUIREMENTS))
 	touch $@
 
-# Four workers on two cores: the Docker lanes (conftest.py) mostly wait on containers, so the
-# pure-Python layer fills the cores meanwhile. TEST_WORKERS changes it.
+# Two workers: the Docker layers in one (they share images and stacks), the unit layer beside them.
 test: $(VENV)/.installed ## Run every test: unit, integration (testcontainers) and end-to-end (compose)
-	@started=$$(date +%s); status=0; $(PYTEST) -n $(TEST_WORKERS) --dist loadgroup || status=$$?; \
+	@started=$$(date +%s); status=0; $(PYTEST) -n 2 --dist loadgroup || status=$$?; \
 	  echo "make test: $$(( $$(date +%s) - started )) s"; exit $$status
 
 test-unit: $(VENV)/.installed ## Unit tests only (no Docker)

@@ -20,10 +20,8 @@ def pytest_collection_modifyitems(config, items):
         layers = [m.name for m in item.iter_markers() if m.name in LAYERS]
         if len(layers) != 1:
             raise pytest.UsageError(f"{item.nodeid}: mark it with exactly one of {LAYERS} (has {layers})")
-        # Under `pytest -n 4 --dist loadgroup` (make test) the tests that need Docker run in lanes:
-        # one lane's tests run one after another in one worker, sharing its stacks, while other
-        # lanes and the pure-Python layer run beside them. A lane is the layer, unless a test names
-        # its own (@pytest.mark.lane("...")) because it mostly waits on containers of its own.
+        # Under `pytest -n 2 --dist loadgroup` (make test) the tests that need Docker run one after
+        # the other in one worker, sharing its images and stacks, while the pure-Python layer runs
+        # beside them in the other.
         if layers[0] != "unit":
-            lane = item.get_closest_marker("lane")
-            item.add_marker(pytest.mark.xdist_group(f"docker-{lane.args[0] if lane else layers[0]}"))
+            item.add_marker(pytest.mark.xdist_group("docker"))

@@ -17,7 +17,6 @@ Everything these helpers start carries testcontainers' ``org.testcontainers=true
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import os
 import secrets
@@ -80,17 +79,9 @@ def prepare_docker() -> None:
 def project_image(image: str) -> str:
     """Build one of the project's images from the working tree (once per session); its tag."""
     prepare_docker()
-    tag = f"{IMAGE_PREFIX}/{image}:latest"
-    # Test workers run side by side (make test): one builds a tag while the others wait for it,
-    # then find every layer cached.
-    with open(Path(tempfile.gettempdir()) / f"{IMAGE_PREFIX}-{image}.build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build(image, tag)
-
-
-def _build(image: str, tag: str) -> str:
     context, dockerfile, arg_names, fixed_args = IMAGES[image]
     bases = harness.bases_env()
+    tag = f"{IMAGE_PREFIX}/{image}:latest"
     client = docker.from_env()
     try:
         previous = client.images.get(tag).id

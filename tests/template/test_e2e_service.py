@@ -18,7 +18,7 @@ from template_lib import ROOT, commit_all, run
 
 from harness import PROJECT_PREFIX, free_port, require_docker
 
-pytestmark = [pytest.mark.e2e, pytest.mark.lane("template")]
+pytestmark = pytest.mark.e2e
 
 
 def bases_mode() -> str:
