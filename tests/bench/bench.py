@@ -522,7 +522,7 @@ class Bench:
         measured = {"get_user": endpoints["get_user"], "healthz": endpoints["service_healthz"]}
         override = self.workdir / "bench-users-floor.yaml"
         override.write_text("services:\n  users:\n    environment: {SERVICE_NAME: floor}\n"
-                            f"    volumes: [\"{ROOT / 'tests/bench/floor.py'}:/app/floor.py:ro\"]\n")
+                            f"    volumes: [\"{self.workdir / 'tests/bench/floor.py'}:/app/floor.py:ro\"]\n")
         per_request: dict[str, dict[str, float]] = {"floor": {}, "service": {}}
         for app, files in (("floor", ("-f", "compose.yaml", "-f", override.name)), ("service", ())):
             self.stack.compose(*files, "up", "--detach", "--wait", "--wait-timeout", "120", "--no-deps", "users")
