@@ -18,7 +18,8 @@ import threading
 
 import psycopg
 
-GET_USER = "select id, email, name, created_at, updated_at from users where id = %s"
+COLUMNS = ("id", "email", "name", "created_at", "updated_at")
+GET_USER = f"select {', '.join(COLUMNS)} from users where id = %s"
 
 
 def _conninfo() -> str:
@@ -57,8 +58,9 @@ def create_app():
             cursor = connection().execute(GET_USER, (int(key),), prepare=True)
             row = cursor.fetchone()
             if row is not None:
-                names = [c.name for c in cursor.description]
-                body = json.dumps({n: _json(v) for n, v in zip(names, row)}).encode()
+                # Compact and UTF-8 like the service's JSON, so both send the same bytes.
+                body = json.dumps({n: _json(v) for n, v in zip(COLUMNS, row)}, separators=(",", ":"),
+                                  ensure_ascii=False).encode()
                 return respond(start_response, "200 OK", body)
         return respond(start_response, "404 Not Found", b'{"status":404}')
 
